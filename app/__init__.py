@@ -1,0 +1,1 @@
+"""Real-time event-camera gesture recognition: sources, windows, frames, inference, GUI."""
