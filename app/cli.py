@@ -1,0 +1,136 @@
+"""Command line: ``inspect``, ``classify``, ``record`` and the GUI (the default).
+
+The JSON printed by ``inspect`` and ``classify`` is a stable interface that others
+script against. Every command exits non-zero with one line on stderr on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from app.sources.errors import SourceError
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [SourceError, UserError]
+    try:
+        from model.checkpoint import CheckpointError
+
+        errors.append(CheckpointError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from app.events import on_fraction
+    from app.sources.open import open_file
+
+    with open_file(args.path) as src:
+        events = src.read_all()
+        info = {
+            "format": src.format,
+            "events": int(len(events)),
+            "width": int(src.width),
+            "height": int(src.height),
+            "duration_s": round(src.duration_us / 1e6, 6),
+            "on_fraction": round(on_fraction(events), 6) if len(events) else None,
+        }
+        if src.camera:
+            info["camera"] = src.camera
+        if src.labels is not None:
+            info["labels"] = len(src.labels)
+        for w in src.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    print(json.dumps(info))
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from app.classify import run_classify
+
+    return run_classify(args)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from app.record import run_record
+
+    return run_record(args)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from app.gui.launch import run_gui
+
+    return run_gui(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="main.py", description="Real-time DVS gesture recognition with TCJA-SNN.")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = p.add_subparsers(dest="command")
+
+    ins = sub.add_parser("inspect", help="print facts about a recording as one JSON object")
+    ins.add_argument("path")
+    ins.set_defaults(func=cmd_inspect)
+
+    cls = sub.add_parser("classify", help="classify a recording or live stream, one JSON line per window")
+    cls.add_argument("source", help="file path, 'camera', 'camera:NAME' or host:port")
+    _model_args(cls)
+    cls.add_argument("--whole", action="store_true", help="classify the whole recording as one sample (DVS128 Gesture protocol)")
+    cls.add_argument("--speed", type=float, default=None, help="pace a file at this real-time factor (default: as fast as possible)")
+    cls.add_argument("--seconds", type=float, default=None, help="stop a live source after this many seconds")
+    cls.set_defaults(func=cmd_classify)
+
+    rec = sub.add_parser("record", help="record a source to an AEDAT4 file")
+    rec.add_argument("source")
+    rec.add_argument("output")
+    rec.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of stream time")
+    rec.set_defaults(func=cmd_record)
+
+    gui = sub.add_parser("gui", help="open the desktop app (the default command)")
+    gui.add_argument("source", nargs="?", default=None, help="file, camera[:NAME] or host:port (default: the demo recording)")
+    _model_args(gui)
+    gui.set_defaults(func=cmd_gui)
+    return p
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="shipped model name or checkpoint path (default: the shipped default)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--window-ms", type=float, default=None, help="window length (default: from the checkpoint)")
+    p.add_argument("--hop-ms", type=float, default=None, help="hop between windows (default: from the checkpoint)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (warms up first)")
+    p.add_argument("--denoise", action="store_true", help="drop background-activity noise events")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    known = {"inspect", "classify", "record", "gui", "-h", "--help"}
+    if not any(a in known for a in argv):
+        argv = [a for a in argv if a == "--debug"] + ["gui"] + [a for a in argv if a != "--debug"]
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except _user_errors() as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as err:  # a bug of ours: one line for the user, details on request
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {type(err).__name__}: {err} (run with --debug for details)", file=sys.stderr)
+        return 1

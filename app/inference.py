@@ -1,0 +1,162 @@
+"""The inference engine: windows of events in, class rates, TCJA gates and spike maps out.
+
+Everything it needs (network, T, input size, windowing, class names) comes from the
+checkpoint. Neuron state is reset on every window (the network's forward does it), since
+TCJA mixes all T steps of a window and cannot run frame by frame.
+
+Example::
+
+    engine = InferenceEngine.from_checkpoint("small64")
+    result = engine.infer([window_events])[0]
+    print(engine.class_names[result.rates.argmax()])
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app.frames import events_to_frames
+from model.checkpoint import load_checkpoint
+from model.zoo import resolve_model
+
+
+@dataclass
+class ModelResult:
+    """One window's output: rates [n_classes]; gates [T, C] per TCJA block; maps [H, W] per block."""
+
+    rates: np.ndarray
+    gates: list[np.ndarray]
+    spike_maps: list[np.ndarray]
+
+
+def pick_device(requested: str | None) -> torch.device:
+    """CUDA when available (or asked for), else the CPU; a clear error for a bad request."""
+    if requested in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(requested)
+    except RuntimeError:
+        raise ValueError(f"unknown device {requested!r} (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {requested!r} asked for, but this machine has no usable CUDA GPU (use --device cpu)")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {requested!r} asked for, but only {torch.cuda.device_count()} GPU(s) are present")
+    return dev
+
+
+def device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return "CPU"
+
+
+class InferenceEngine:
+    """Runs a checkpointed TCJA-SNN on windows of events, on one device.
+
+    ``record=True`` also returns the TCJA gates and per-block spike-rate maps (for the GUI).
+    With ``compile=True`` a compiled copy is built in a background thread by
+    :meth:`start_compile`; until it is ready (or if it fails) the eager model answers.
+    """
+
+    def __init__(self, model: torch.nn.Module, cfg, meta: dict, device: str | None = None, record: bool = False,
+                 name: str = "model") -> None:
+        self.device = pick_device(device)
+        self.cfg, self.meta, self.name, self.record = cfg, meta, name, record
+        self.model = model.to(self.device).eval()
+        self.half = self.device.type == "cuda"
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        win = meta.get("windowing", {})
+        self.window_us = int(win.get("window_us", 1_000_000))
+        self.hop_us = int(win.get("hop_us", 100_000))
+        self.split_by = str(win.get("split_by", "number"))
+        self.class_names = tuple(meta.get("class_names") or ())
+        if len(self.class_names) != cfg.n_classes:
+            raise ValueError(f"{name}: checkpoint names {len(self.class_names)} classes but the network has {cfg.n_classes}")
+        self.trained_on = str(meta.get("trained_on", "unknown"))
+        self._fn = self._eager
+        self.compile_state = "off"
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_checkpoint(cls, model: str | Path | None = None, device: str | None = None, record: bool = False
+                        ) -> "InferenceEngine":
+        """Load a shipped model by name, or a checkpoint file by path."""
+        path = resolve_model(model)
+        dev = pick_device(device)
+        net, cfg, meta = load_checkpoint(path, map_location=dev)
+        return cls(net, cfg, meta, device=str(dev), record=record, name=Path(path).stem)
+
+    @property
+    def T(self) -> int:
+        return self.cfg.T
+
+    @property
+    def input_size(self) -> int:
+        return int(self.cfg.input_size[0])
+
+    @property
+    def device_name(self) -> str:
+        return device_name(self.device)
+
+    def frames(self, events: np.ndarray) -> np.ndarray:
+        """The window's frames [T, 2, H, W], binned exactly as the training data was."""
+        h, w = self.cfg.input_size
+        return events_to_frames(events, self.T, h, w, split_by=self.split_by)
+
+    def _eager(self, x: torch.Tensor):
+        return self.model.forward_with_maps(x) if self.record else self.model(x)
+
+    def infer(self, windows: list[np.ndarray]) -> list[ModelResult]:
+        """Classify a batch of windows (event arrays in model coordinates)."""
+        h, w = self.cfg.input_size
+        batch = np.empty((len(windows), self.T, 2, h, w), dtype=np.float32)
+        for i, ev in enumerate(windows):
+            batch[i] = self.frames(ev)
+        return self.infer_frames(batch)
+
+    def infer_frames(self, batch: np.ndarray) -> list[ModelResult]:
+        """Classify ready-made frames [N, T, 2, H, W]."""
+        x = torch.from_numpy(batch).to(self.device, non_blocking=True).transpose(0, 1)
+        with self._lock, torch.inference_mode(), torch.autocast(self.device.type, torch.float16, enabled=self.half):
+            out = self._fn(x)
+        if not self.record:
+            rates = out.float().cpu().numpy()
+            return [ModelResult(r, [], []) for r in rates]
+        rates = out.rates.float().cpu().numpy()
+        gates = [g.float().cpu().numpy() for g in out.gates]
+        maps = [m.float().cpu().numpy() for m in out.spike_maps]
+        return [ModelResult(rates[i], [g[i] for g in gates], [m[i] for m in maps]) for i in range(len(batch))]
+
+    def start_compile(self, on_done=None) -> threading.Thread:
+        """Compile a copy of the model off the caller's thread; swap it in once warmed up.
+
+        Falls back to (keeps) eager on any failure; ``compile_state`` says which.
+        """
+
+        def work() -> None:
+            self.compile_state = "compiling"
+            try:
+                twin = copy.deepcopy(self.model)
+                fn = torch.compile(twin.forward_with_maps if self.record else twin)
+                h, w = self.cfg.input_size
+                dummy = torch.zeros(self.T, 1, self.cfg.in_channels, h, w, device=self.device)
+                with torch.inference_mode(), torch.autocast(self.device.type, torch.float16, enabled=self.half):
+                    fn(dummy)
+                with self._lock:
+                    self._fn = fn
+                self.compile_state = "compiled"
+            except Exception as err:  # any compiler failure: stay eager, say so
+                self.compile_state = f"eager (compile failed: {type(err).__name__})"
+            if on_done is not None:
+                on_done(self.compile_state)
+
+        t = threading.Thread(target=work, name="compile", daemon=True)
+        t.start()
+        return t

@@ -1,0 +1,277 @@
+"""The running pipeline: source -> filter/geometry -> window -> model -> decision, in threads.
+
+Two worker threads, none of them the GUI's: the reader pulls batches from the source,
+maps them to the model's input and cuts windows every hop; the inference thread runs the
+model on the newest window. They meet in a one-element :class:`LatestSlot`: a live or
+paced stream overwrites a window the model has not started yet (counted as skipped), so
+the result never lags the stream by more than one inference; a file played as fast as
+possible waits instead, so every window is classified.
+
+Example::
+
+    pipe = Pipeline(source, engine, on_result=print)
+    pipe.start(); pipe.wait(); pipe.stop()
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.decision import Decision, DecisionSmoother
+from app.geometry import Geometry
+from app.sources.base import FileSource, Source
+from app.window import SlidingWindow
+
+
+@dataclass
+class WindowJob:
+    """One window handed to the model: events in model coordinates and its timing."""
+
+    events: np.ndarray
+    t_end_us: int
+    t_ready: float
+    truth: int | None
+    restarted: bool
+
+
+@dataclass
+class Prediction:
+    """What the model said about one window, with the timestamps to judge its latency."""
+
+    t_end_us: int
+    t_ready: float
+    t_done: float
+    n_events: int
+    rates: np.ndarray
+    decision: Decision
+    truth: int | None
+    gates: list[np.ndarray] = field(default_factory=list)
+    spike_maps: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def latency_ms(self) -> float:
+        """Wall time from the window being complete to its result being ready."""
+        return (self.t_done - self.t_ready) * 1e3
+
+
+class LatestSlot:
+    """A one-element hand-over. ``drop=True``: a new item replaces an unconsumed one."""
+
+    def __init__(self, drop: bool) -> None:
+        self.drop = drop
+        self.skipped = 0
+        self._item = None
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def put(self, item) -> None:
+        with self._cond:
+            if not self.drop:
+                while self._item is not None and not self._closed:
+                    self._cond.wait()
+            elif self._item is not None:
+                self.skipped += 1
+            self._item = item
+            self._cond.notify_all()
+
+    def get(self):
+        """The newest item, waiting for one; None once closed and empty."""
+        with self._cond:
+            while self._item is None and not self._closed:
+                self._cond.wait()
+            item, self._item = self._item, None
+            self._cond.notify_all()
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class RateMeter:
+    """Events per second over the last ``span_s`` seconds of wall time."""
+
+    def __init__(self, span_s: float = 2.0) -> None:
+        self.span_s = span_s
+        self._samples: collections.deque[tuple[float, int]] = collections.deque()
+        self._total = 0
+
+    def add(self, n: int, now: float) -> None:
+        self._samples.append((now, n))
+        self._total += n
+        while self._samples and now - self._samples[0][0] > self.span_s:
+            self._total -= self._samples.popleft()[1]
+
+    def rate(self, now: float) -> float:
+        if not self._samples:
+            return 0.0
+        span = max(now - self._samples[0][0], 1e-3)
+        return self._total / span if now - self._samples[-1][0] < self.span_s else 0.0
+
+
+class Pipeline:
+    """Runs one source through the model until the source ends or :meth:`stop`."""
+
+    def __init__(
+        self,
+        source: Source,
+        engine,
+        *,
+        window_us: int | None = None,
+        hop_us: int | None = None,
+        geometry: Geometry | None = None,
+        noise_filter: Callable[[np.ndarray], np.ndarray] | None = None,
+        smoother: DecisionSmoother | None = None,
+        drop: bool | None = None,
+        on_result: Callable[[Prediction], None] | None = None,
+        view_us: int = 200_000,
+    ) -> None:
+        self.source = source
+        self.engine = engine
+        self.window_us = int(window_us or engine.window_us)
+        self.hop_us = int(hop_us or engine.hop_us)
+        self.geometry = geometry or Geometry(source.width, source.height, engine.input_size)
+        self.noise_filter = noise_filter
+        self.smoother = smoother or DecisionSmoother(engine.class_names)
+        paced = isinstance(source, FileSource) and source.speed is not None
+        self.drop = drop if drop is not None else (source.is_live or paced)
+        self.on_result = on_result
+        self.view_us = view_us
+        self.recorder = None
+
+        self.window = SlidingWindow(duration_us=self.window_us, hop_us=self.hop_us)
+        self.slot = LatestSlot(self.drop)
+        self.latest: Prediction | None = None
+        self.history: collections.deque[Prediction] = collections.deque(maxlen=600)
+        self.events_in = 0
+        self.windows_made = 0
+        self.meter = RateMeter()
+        self.error: str | None = None
+        self.end_reason: str | None = None
+        self.last_t_us: int | None = None
+        self._view: collections.deque[np.ndarray] = collections.deque()
+        self._view_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def skipped(self) -> int:
+        return self.slot.skipped
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._read_loop, name="reader", daemon=True),
+            threading.Thread(target=self._infer_loop, name="inference", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the source has ended and every window handed over is classified."""
+        return self._done.wait(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.source.close()
+        self.slot.close()
+        for t in self._threads:
+            t.join(timeout=5)
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+
+    def recent_events(self) -> np.ndarray:
+        """The last ``view_us`` of filtered events at sensor resolution, for display."""
+        with self._view_lock:
+            parts = list(self._view)
+        if not parts:
+            from app.events import empty_events
+
+            return empty_events()
+        ev = np.concatenate(parts)
+        t_end = ev["timestamp"][-1]
+        return ev[np.searchsorted(ev["timestamp"], t_end - self.view_us, side="right"):]
+
+    def _keep_for_view(self, batch: np.ndarray) -> None:
+        with self._view_lock:
+            self._view.append(batch)
+            t_end = batch["timestamp"][-1]
+            while len(self._view) > 1 and self._view[0]["timestamp"][-1] <= t_end - self.view_us:
+                self._view.popleft()
+
+    def _read_loop(self) -> None:
+        restarted = False
+        try:
+            for batch in self.source.batches():
+                if self._stop.is_set():
+                    break
+                now = time.perf_counter()
+                if self.recorder is not None:
+                    self.recorder.write(batch)
+                self.events_in += len(batch)
+                self.meter.add(len(batch), now)
+                if not len(batch):
+                    continue
+                if self.last_t_us is not None and batch["timestamp"][0] < self.last_t_us:
+                    self.window.reset()
+                    with self._view_lock:
+                        self._view.clear()
+                    restarted = True
+                self.last_t_us = int(batch["timestamp"][-1])
+                if self.noise_filter is not None:
+                    batch = self.noise_filter(batch)
+                    if not len(batch):
+                        continue
+                self._keep_for_view(batch)
+                for t_end, events in self.window.push(self.geometry.apply(batch)):
+                    truth = self.source.labels.truth_at(t_end) if self.source.labels is not None else None
+                    self.windows_made += 1
+                    self.slot.put(WindowJob(events, int(t_end), time.perf_counter(), truth, restarted))
+                    restarted = False
+            self.end_reason = getattr(self.source, "end_reason", None)
+        except Exception as err:  # reported in the window / on stderr, never a crash
+            self.error = str(err)
+        finally:
+            self.slot.close()
+
+    def _infer_loop(self) -> None:
+        try:
+            while (job := self.slot.get()) is not None:
+                if job.restarted:
+                    self.smoother.reset()
+                out = self.engine.infer([job.events])[0]
+                decision = self.smoother.update(out.rates, len(job.events))
+                pred = Prediction(
+                    t_end_us=job.t_end_us,
+                    t_ready=job.t_ready,
+                    t_done=time.perf_counter(),
+                    n_events=len(job.events),
+                    rates=out.rates,
+                    decision=decision,
+                    truth=job.truth,
+                    gates=out.gates,
+                    spike_maps=out.spike_maps,
+                )
+                self.latest = pred
+                self.history.append(pred)
+                if self.on_result is not None:
+                    self.on_result(pred)
+        except Exception as err:
+            self.error = f"inference failed: {err}"
+            self._stop.set()
+            self.source.close()
+            self.slot.close()
+        finally:
+            self._done.set()

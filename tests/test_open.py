@@ -1,0 +1,48 @@
+"""Opening sources from one string: format by magic, clear errors, network specs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from app.sources.errors import SourceError
+from app.sources.open import detect_format, open_source, parse_network
+
+
+@pytest.mark.parametrize(
+    "content, fmt",
+    [(b"#!AER-DAT4.0\r\n", "aedat4"), (b"#!AER-DAT3.1\r\n", "aedat3.1"), (b"#!AER-DAT2.0\r\n", "aedat2")],
+)
+def test_format_from_magic_not_extension(tmp_path, content, fmt):
+    p = tmp_path / "recording.bin"
+    p.write_bytes(content + b"rest")
+    assert detect_format(p) == fmt
+
+
+def test_bad_inputs_name_the_file_and_the_fault(tmp_path):
+    cases = {
+        tmp_path / "missing.aedat4": "no such file",
+        tmp_path: "directory",
+    }
+    empty = tmp_path / "empty.aedat"
+    empty.write_bytes(b"")
+    cases[empty] = "empty file"
+    noise = tmp_path / "noise.aedat4"
+    noise.write_bytes(os.urandom(4096).replace(b"#", b"x"))
+    cases[noise] = "not an AEDAT recording"
+    v1 = tmp_path / "old.aedat"
+    v1.write_bytes(b"#!AER-DAT1.0\r\n")
+    cases[v1] = "version 1.0 is not supported"
+    for path, message in cases.items():
+        with pytest.raises(SourceError, match=message) as err:
+            open_source(str(path))
+        assert str(path) in str(err.value)
+
+
+def test_network_specs():
+    assert parse_network("127.0.0.1:7777") == ("127.0.0.1", 7777)
+    assert parse_network("tcp://localhost:4040") == ("localhost", 4040)
+    assert parse_network("recording.aedat4") is None
+    with pytest.raises(SourceError, match="port"):
+        parse_network("host:70000")
