@@ -91,6 +91,7 @@ class InferenceEngine:
         path = resolve_model(model)
         dev = pick_device(device)
         net, cfg, meta = load_checkpoint(path, map_location=dev)
+        meta = meta.to_dict() if hasattr(meta, "to_dict") else meta
         return cls(net, cfg, meta, device=str(dev), record=record, name=Path(path).stem)
 
     @property

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.decision import Decision, DecisionSmoother
+from app.events import EVENT_DTYPE, empty_events
 from app.geometry import Geometry
 from app.sources.base import FileSource, Source
 from app.window import SlidingWindow
@@ -197,10 +198,8 @@ class Pipeline:
         with self._view_lock:
             parts = list(self._view)
         if not parts:
-            from app.events import empty_events
-
             return empty_events()
-        ev = np.concatenate(parts)
+        ev = np.concatenate(parts, dtype=EVENT_DTYPE)
         t_end = ev["timestamp"][-1]
         return ev[np.searchsorted(ev["timestamp"], t_end - self.view_us, side="right"):]
 
@@ -235,7 +234,8 @@ class Pipeline:
                     if not len(batch):
                         continue
                 self._keep_for_view(batch)
-                for t_end, events in self.window.push(self.geometry.apply(batch)):
+                for win in self.window.push(self.geometry.apply(batch)):
+                    t_end, events = win.t_end, win.events
                     truth = self.source.labels.truth_at(t_end) if self.source.labels is not None else None
                     self.windows_made += 1
                     self.slot.put(WindowJob(events, int(t_end), time.perf_counter(), truth, restarted))

@@ -48,18 +48,22 @@ def spikes(cfg: NetConfig, batch: int, device: str, dtype: torch.dtype) -> torch
     return (torch.rand(shape, device=device) < 0.1).to(dtype)
 
 
-def timed(fn, x: torch.Tensor, repeats: int, device: str) -> list[float]:
-    """Wall seconds of each of ``repeats`` calls ``fn(x)``."""
-    out = []
+def timed(fn, x: torch.Tensor, repeats: int, device: str) -> tuple[list[float], list[float]]:
+    """Wall and process-CPU seconds of each of ``repeats`` calls ``fn(x)``.
+
+    CPU time shows contention: on a shared machine wall time grows, CPU time barely does.
+    """
+    wall, cpu = [], []
     for _ in range(repeats):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn(x)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        out.append(time.perf_counter() - t0)
-    return out
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
 def bench(cfg: NetConfig, args: argparse.Namespace) -> dict:
@@ -72,15 +76,16 @@ def bench(cfg: NetConfig, args: argparse.Namespace) -> dict:
     row = {"name": cfg.name, "params": count_parameters(model), "T": cfg.T, "size": cfg.input_size}
     with torch.inference_mode():
         x1 = spikes(cfg, 1, args.device, dtype)
-        row["first_s"] = timed(fn, x1, 1, args.device)[0]
+        row["first_s"] = timed(fn, x1, 1, args.device)[0][0]
         timed(fn, x1, args.warmup, args.device)
-        t = sorted(timed(fn, x1, args.repeats, args.device))
-        row["median_ms"] = 1e3 * statistics.median(t)
-        row["p95_ms"] = 1e3 * t[min(len(t) - 1, round(0.95 * (len(t) - 1)))]
+        wall, cpu = timed(fn, x1, args.repeats, args.device)
+        wall.sort()
+        row["median_ms"] = 1e3 * statistics.median(wall)
+        row["p95_ms"] = 1e3 * wall[min(len(wall) - 1, round(0.95 * (len(wall) - 1)))]
+        row["cpu_ms"] = 1e3 * statistics.median(cpu)
         xb = spikes(cfg, args.batch, args.device, dtype)
         timed(fn, xb, 1, args.device)
-        tb = timed(fn, xb, max(2, args.repeats // 5), args.device)
-        row["win_per_s"] = args.batch / statistics.median(tb)
+        row["win_per_s"] = args.batch / statistics.median(timed(fn, xb, max(2, args.repeats // 5), args.device)[0])
     return row
 
 
@@ -105,12 +110,12 @@ def main() -> None:
     mode = "compiled" if args.compile else "eager"
     print(f"{machine(args.device)}; torch {torch.__version__}; {mode}")
     print(f"{'config':<16}{'params':>11}{'T':>4}{'input':>9}{'first s':>9}{'b1 med ms':>11}{'b1 p95 ms':>11}"
-          f"{f'b{args.batch} win/s':>11}")
+          f"{'b1 cpu ms':>11}{f'b{args.batch} win/s':>11}")
     for cfg in cfgs:
         r = bench(cfg, args)
         size = "x".join(map(str, r["size"]))
         print(f"{r['name']:<16}{r['params']:>11,}{r['T']:>4}{size:>9}{r['first_s']:>9.2f}"
-              f"{r['median_ms']:>11.1f}{r['p95_ms']:>11.1f}{r['win_per_s']:>11.1f}", flush=True)
+              f"{r['median_ms']:>11.1f}{r['p95_ms']:>11.1f}{r['cpu_ms']:>11.1f}{r['win_per_s']:>11.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -76,9 +76,16 @@ class NetConfig:
         for key in ("input_size", "channels", "tcja_blocks"):
             object.__setattr__(self, key, tuple(int(v) for v in getattr(self, key)))
         ints = ("T", "in_channels", "tcja_k_t", "tcja_k_c", "conv_kernel", "head_hidden", "voting", "n_classes")
-        bad = [k for k in ints if int(getattr(self, k)) < 1]
-        if bad or not self.channels or min(self.channels) < 1 or len(self.input_size) != 2:
-            raise ValueError(f"NetConfig {self.name!r}: invalid sizes {bad or self.channels or self.input_size}")
+        for key in ints:
+            object.__setattr__(self, key, int(getattr(self, key)))
+        object.__setattr__(self, "dropout", float(self.dropout))
+        bad = [k for k in ints if getattr(self, k) < 1]
+        if bad:
+            raise ValueError(f"NetConfig {self.name!r}: {bad} must be >= 1")
+        if not self.channels or min(self.channels) < 1:
+            raise ValueError(f"NetConfig {self.name!r}: channels must be positive, got {self.channels}")
+        if len(self.input_size) != 2:
+            raise ValueError(f"NetConfig {self.name!r}: input_size must be (H, W), got {self.input_size}")
         if self.conv_kernel % 2 == 0:
             raise ValueError(f"NetConfig {self.name!r}: conv_kernel must be odd, got {self.conv_kernel}")
         if any(not 0 <= b < len(self.channels) for b in self.tcja_blocks):

@@ -20,6 +20,8 @@ import numpy as np
 IDLE = -1
 # +1: the class's angle grows (counter-clockwise on the image), -1: it falls (clockwise).
 ROTATION_SENSE = {3: -1.0, 4: +1.0, 5: -1.0, 6: +1.0}
+# Typical repetition rate of each gesture (Hz); each sample scales it by 0.8-1.25.
+FREQ_HZ = {0: 2.2, 1: 2.0, 2: 2.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 2.0, 8: 2.5, 9: 3.5}
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator) 
     wob = _smooth_noise(rng, t, 3, 0.2, 1.5)
 
     if cls == 0:  # hand clapping: hands meet in front of the chest
-        f = 2.2 * speed
+        f = FREQ_HZ[cls] * speed
         y = body.shoulder_y + 38 + rng.uniform(-6, 6) + 2 * wob[:, 1]
         half = (2 + 13 * amp * (0.5 - 0.5 * np.cos(2 * np.pi * f * t + ph))) + 1.5
         cxm = body.cx + 2 * wob[:, 0]
@@ -149,20 +151,20 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator) 
     elif cls in (1, 2):  # hand wave: forearm up, waving about the elbow
         side = -1.0 if cls == 1 else 1.0
         sh = sh_r if cls == 1 else sh_l
-        f = 2.0 * speed
+        f = FREQ_HZ[cls] * speed
         a1 = side * rng.uniform(0.9, 1.35) + 0.05 * wob[:, 0]
         a2 = np.pi + side * 0.15 + 0.5 * amp * np.sin(2 * np.pi * f * t + ph)
         arm = _arm_from_angles(sh, np.full(n, a1) if np.ndim(a1) == 0 else a1, a2, a2, body)
         right, left = (arm, left) if cls == 1 else (right, arm)
     elif cls in (3, 4, 5, 6):  # arm circles: a nearly straight arm swept around the shoulder
         sh = sh_r if cls in (3, 4) else sh_l
-        f = 1.0 * speed
+        f = FREQ_HZ[cls] * speed
         a1 = ROTATION_SENSE[cls] * 2 * np.pi * f * t + ph
         a2 = a1 + 0.15 * np.sin(a1) + 0.05 * wob[:, 0]
         arm = _arm_from_angles(sh, a1, a2, a2, body)
         right, left = (arm, left) if cls in (3, 4) else (right, arm)
     elif cls == 7:  # arm roll: forearms circling each other in front of the belly
-        f = 2.0 * speed * rng.choice([-1.0, 1.0])
+        f = FREQ_HZ[cls] * speed * rng.choice([-1.0, 1.0])
         c = np.array([body.cx, body.shoulder_y + 42 + rng.uniform(-5, 5)])
         rx, ry = 14 * amp, 9 * amp
         w = 2 * np.pi * f * t + ph
@@ -171,7 +173,7 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator) 
         right = _arm_from_target(sh_r, tr, body, +1.0, 0.85)
         left = _arm_from_target(sh_l, tl, body, -1.0, 0.85)
     elif cls == 8:  # air drums: both hands striking up and down in front of the hips
-        f = 2.5 * speed
+        f = FREQ_HZ[cls] * speed
         base = body.shoulder_y + 48
         hit = lambda p: 16 * amp * (np.abs(np.sin(np.pi * f * t + p)) - 0.5)
         tr = np.stack([body.cx - 18 + 5 * wob[:, 0], base + hit(ph)], -1)
@@ -179,7 +181,7 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator) 
         right = _arm_from_target(sh_r, tr, body, -1.0, 0.9)
         left = _arm_from_target(sh_l, tl, body, +1.0, 0.9)
     elif cls == 9:  # air guitar: left hand out on the neck, right hand strumming at the hip
-        f = 3.5 * speed
+        f = FREQ_HZ[cls] * speed
         strum = np.stack([body.cx - 12 + 2 * wob[:, 0],
                           body.shoulder_y + 55 + 9 * amp * np.sin(2 * np.pi * f * t + ph)], -1)
         right = _arm_from_target(sh_r, strum, body, -1.0)

@@ -8,6 +8,7 @@ lighting flicker scales the whole image. Output ``log(I + eps)`` [F, H, W] float
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,10 +57,10 @@ class Look:
             hair=rng.uniform(0.05, 0.4),
             tex_freq=rng.uniform(0.03, 0.25, size=(n_parts, 2)) * rng.choice([-1, 1], size=(n_parts, 2)),
             tex_phase=rng.uniform(0, 2 * np.pi, size=n_parts),
-            tex_contrast=rng.uniform(0.05, 0.4),
+            tex_contrast=rng.uniform(0.05, 0.25),
             flicker_amp=rng.uniform(0.0, 0.03),
             flicker_hz=float(rng.choice([100.0, 120.0])),
-            shake_px=rng.uniform(0.05, 0.5),
+            shake_px=rng.uniform(0.0, 0.08),
             eps=rng.uniform(0.02, 0.08),
         )
 
@@ -98,15 +99,14 @@ def _capsule_alpha(a: np.ndarray, b: np.ndarray, r: float, xs: np.ndarray, ys: n
 
 
 def render(pose: Pose, body: Body, look: Look, t: np.ndarray, rng: np.random.Generator,
-           chunk: int = 64) -> np.ndarray:
-    """Log intensity [F, SIZE, SIZE] float32 of the scene at times ``t`` (s)."""
+           chunk: int = 64) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Successive chunks ``(t_us [K], log intensity [K, SIZE, SIZE] float32)`` of the scene at times ``t`` (s)."""
     n = len(t)
     f = rng.uniform(1.0, 15.0, size=(6, 2))
     ph = rng.uniform(0, 2 * np.pi, size=(6, 2))
     shake = look.shake_px * np.sin(2 * np.pi * f[None] * t[:, None, None] + ph[None]).sum(1) / np.sqrt(6)
     shake = np.clip(shake, -_MARGIN + 1, _MARGIN - 1).astype(np.float32)
     parts = [(a + shake, b + shake, r, lvl) for a, b, r, lvl in _capsules(pose, body, look)]
-    out = np.empty((n, SIZE, SIZE), dtype=np.float32)
     grid = np.arange(SIZE, dtype=np.float32)
     for s in range(0, n, chunk):
         sl = slice(s, min(n, s + chunk))
@@ -124,8 +124,7 @@ def render(pose: Pose, body: Body, look: Look, t: np.ndarray, rng: np.random.Gen
             win += alpha * (tex - win)
         flick = 1 + look.flicker_amp * np.sin(2 * np.pi * look.flicker_hz * t[sl])
         img *= flick[:, None, None].astype(np.float32)
-        out[sl] = np.log(img + look.eps)
-    return out
+        yield t[sl] * 1e6, np.log(img + look.eps)
 
 
 def _background(bg: np.ndarray, shake: np.ndarray) -> np.ndarray:

@@ -1,0 +1,342 @@
+"""Train a TCJA-SNN: ``python -m model.train --dataset dvs128 --data DvsGesture/ --config dvs128_paper``.
+
+The default is the official TCJA-SNN recipe (TCJA.md): the loss is the MSE between the
+voted class rates and the one-hot label (all zeros for an idle sample, so "no gesture" comes
+out as low rates),
+
+    L = 1/K * sum_k (rate_k - [k == label])^2,
+
+Adam (lr 1e-3), cosine annealing over all epochs (1024), batch 16, mixed precision on CUDA,
+and for DVS128 Gesture each whole sample split into T=20 frames by event count. Live
+configurations (``small64``) instead train on random windows of the live window length.
+The frames come from the app's own ``Geometry`` and ``events_to_frames``.
+
+Several GPUs: ``torchrun --nproc_per_node=4 -m model.train ...`` (DDP; rank 0 writes).
+Outputs in ``--out``: ``best.pt`` and ``last.pt`` (app checkpoints with metadata),
+``resume.pt`` (optimizer, scheduler, scaler, epoch, best: ``--resume`` continues from it)
+and ``log.jsonl`` (one line per epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from model.checkpoint import CheckpointMeta, Windowing, save_checkpoint
+from model.datasets import DATASETS, CameraAugment, Splits, TrainWindow, load_splits
+from model.evaluate import predict, predicted, score
+from model.networks import CONFIGS, NetConfig, build_network
+
+DEFAULT_CONFIG = {"dvs128": "dvs128_paper", "simulated": "small64", "nmnist": "nmnist", "fmnist": "fmnist_paper"}
+# Live configurations train on windows of the live length (ms); the rest on whole samples.
+DEFAULT_WINDOW_MS = {"small64": 1000.0}
+DEFAULT_HOP_MS = 100.0
+RESUME_FILE = "resume.pt"
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in a (possibly single-process) run."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--data", type=Path, help="dataset folder (fmnist: default /usr/share/datasets/fashion-mnist)")
+    p.add_argument("--config", choices=sorted(CONFIGS), help="network (default: per dataset)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<dataset>-<config>)")
+    p.add_argument("--epochs", type=int, default=1024, help="epochs; the cosine schedule spans them (1024)")
+    p.add_argument("--batch-size", type=int, default=16, help="per process (16)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision (default: on with CUDA)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
+    p.add_argument("--workers", type=int, default=None, help="data loader processes (default: 0 on CPU, 6 on GPU)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help=f"continue from OUT/{RESUME_FILE}")
+    p.add_argument("--val-fraction", type=float, default=0.0,
+                   help="carve this fraction of training recordings out as validation and pick the best on it "
+                        "(default 0: keep the max test accuracy, as the paper)")
+    p.add_argument("--window-ms", type=float, default=None,
+                   help="train on random windows of this length (the live window); 0 = whole samples "
+                        "(default: 1000 for small64, whole samples otherwise)")
+    p.add_argument("--hop-ms", type=float, default=DEFAULT_HOP_MS, help="live hop stored in the checkpoint (100)")
+    p.add_argument("--split-by", choices=("number", "time"), default="number")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random shifts and scales (default: on when training on windows; never flips)")
+    p.add_argument("--limit-train", type=int, default=None, help="use only this many training samples")
+    p.add_argument("--limit-test", type=int, default=None, help="use only this many test samples")
+    p.add_argument("--limit-batches", type=int, default=None, help="stop each epoch after this many batches")
+    p.add_argument("--eval-every", type=int, default=1, help="evaluate every N epochs (and the last)")
+    p.add_argument("--cache", type=Path, default=None, help="DVS128 Gesture sample cache folder")
+    return p.parse_args(argv)
+
+
+def setup_distributed(device_arg: str | None) -> Dist:
+    """Join the torchrun process group when WORLD_SIZE > 1; pick this process's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if device_arg in (None, "", "auto"):
+        device_arg = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device_arg)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit(f"error: --device {device_arg}: no usable CUDA GPU here (use --device cpu)")
+        if world > 1:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(rank, world, device)
+
+
+def one_hot_targets(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """One-hot rows; all zeros for idle samples (label -1)."""
+    target = F.one_hot(labels.clamp(min=0), n_classes).float()
+    return target * (labels >= 0).unsqueeze(1)
+
+
+def loader(ds: Dataset, batch: int, *, shuffle: bool, workers: int, cuda: bool, seed: int,
+           sampler=None) -> DataLoader:
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return DataLoader(ds, batch_size=batch, shuffle=shuffle and sampler is None, sampler=sampler,
+                      num_workers=workers, pin_memory=cuda, persistent_workers=workers > 0, drop_last=False,
+                      generator=gen)
+
+
+def train_epoch(model, data: DataLoader, optimizer, scaler, d: Dist, amp: bool, n_classes: int, idle: bool,
+                limit: int | None, desc: str) -> dict:
+    """One pass over ``data`` (at most ``limit`` batches): mean loss, accuracy, samples/s."""
+    model.train()
+    n_batches = len(data) if limit is None else min(limit, len(data))
+    bar = tqdm(total=n_batches, desc=desc, unit="batch", disable=not d.main, dynamic_ncols=True, leave=True)
+    loss_sum = torch.zeros((), device=d.device)
+    correct, seen, t0 = 0, 0, time.perf_counter()
+    for i, (x, y) in enumerate(data):
+        if i >= n_batches:
+            break
+        x = x.to(d.device, non_blocking=True).transpose(0, 1)  # [T, N, C, H, W]
+        y = y.to(d.device, non_blocking=True)
+        with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):
+            rates = model(x)
+        loss = F.mse_loss(rates.float(), one_hot_targets(y, n_classes))
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += loss.detach() * len(y)
+        correct += int((predicted(rates.detach().float().cpu().numpy(), idle) == y.cpu().numpy()).sum())
+        seen += len(y)
+        if d.main and (i % 5 == 0 or i == n_batches - 1):
+            rate = seen * d.world / max(time.perf_counter() - t0, 1e-9)
+            bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct / seen:.3f}",
+                            rate=f"{rate:.1f} samples/s")
+        bar.update()
+    bar.close()
+    totals = torch.tensor([loss_sum.item(), correct, seen], dtype=torch.float64, device=d.device)
+    if d.world > 1:
+        dist.all_reduce(totals)
+    elapsed = time.perf_counter() - t0
+    return {"loss": totals[0].item() / max(totals[2].item(), 1), "train_acc": totals[1].item() / max(totals[2].item(), 1),
+            "samples_per_s": totals[2].item() / max(elapsed, 1e-9), "epoch_s": elapsed}
+
+
+def evaluate_split(model, ds: Dataset, d: Dist, amp: bool, idle: bool, batch: int, workers: int, desc: str) -> float:
+    """Accuracy on ``ds``; with DDP each rank scores an exact share and the counts are summed."""
+    share = Subset(ds, range(d.rank, len(ds), d.world)) if d.world > 1 else ds
+    data = loader(share, batch, shuffle=False, workers=workers, cuda=d.device.type == "cuda", seed=0)
+    rates, labels = predict(model, data, d.device, amp, desc=desc, progress=d.main)
+    correct = torch.tensor([score(rates, labels, idle).correct, len(labels)], dtype=torch.float64, device=d.device)
+    if d.world > 1:
+        dist.all_reduce(correct)
+    return correct[0].item() / max(correct[1].item(), 1)
+
+
+def machine(d: Dist) -> str:
+    if d.device.type == "cuda":
+        what = f"{d.world} x {torch.cuda.get_device_name(d.device)}"
+    else:
+        what = f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return f"{platform.node()}: {what}, torch {torch.__version__}"
+
+
+def resolve_window(args: argparse.Namespace, cfg: NetConfig) -> TrainWindow:
+    ms = args.window_ms if args.window_ms is not None else DEFAULT_WINDOW_MS.get(cfg.name, 0.0)
+    return TrainWindow(int(round(ms * 1000)) if ms > 0 else None, args.split_by)
+
+
+def live_windowing(splits: Splits, window: TrainWindow, cfg: NetConfig, hop_us: int) -> Windowing:
+    """The checkpoint's live windowing; a whole-sample model gets its training samples' median length."""
+    if not splits.events:
+        return Windowing(window_us=1, hop_us=1, split_by="number", input_size=cfg.input_size,
+                         geometry="static image repeated over T")
+    window_us = window.window_us
+    if window_us is None:
+        window_us = int(round(float(np.median(splits.train.durations_us())), -3)) or 1_000_000
+    sensor = splits.train.sensor
+    geometry = "native" if sensor == tuple(cfg.input_size)[::-1] else f"{sensor[0]}x{sensor[1]} scaled to {cfg.input_size[1]}"
+    return Windowing(window_us=window_us, hop_us=hop_us, split_by=window.split_by, input_size=cfg.input_size,
+                     geometry=geometry)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> dict:
+    """Train as ``args`` say; returns the final summary (also stored in the checkpoints)."""
+    d = setup_distributed(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cuda = d.device.type == "cuda"
+    amp = cuda if args.amp is None else args.amp
+    if amp and not cuda:
+        raise SystemExit("error: --amp needs a CUDA device (mixed precision here is float16 with a GradScaler)")
+    workers = args.workers if args.workers is not None else (6 if cuda else 0)
+    torch.manual_seed(args.seed + d.rank)
+    np.random.seed(args.seed + d.rank)
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+
+    cfg = CONFIGS[args.config or DEFAULT_CONFIG[args.dataset]]
+    window = resolve_window(args, cfg)
+    augment = CameraAugment() if (args.augment if args.augment is not None else window.window_us is not None) else None
+    out = args.out or Path("runs") / f"{args.dataset}-{cfg.name}"
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        if args.dataset == "dvs128":  # rank 0 fills the cache; the others wait at the barrier
+            load_splits(args.dataset, args.data, cfg, window, augment, cache=args.cache, workers=workers)
+    if d.world > 1:
+        dist.barrier()
+    try:
+        splits = load_splits(args.dataset, args.data, cfg, window, augment, val_fraction=args.val_fraction,
+                             seed=args.seed, cache=args.cache, workers=workers, limit_train=args.limit_train,
+                             limit_test=args.limit_test)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+    windowing = live_windowing(splits, window, cfg, int(round(args.hop_ms * 1000)))
+    protocol = "picked on validation" if splits.val is not None else "max test accuracy"
+    idle = bool((splits.train.labels < 0).any() or (splits.test.labels < 0).any())
+
+    model = build_network(cfg).to(d.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    scaler = torch.amp.GradScaler(d.device.type, enabled=amp)
+    state = {"epoch": 0, "best": -1.0, "best_epoch": -1, "best_acc": {}, "time_s": 0.0}
+    resume_path = out / RESUME_FILE
+    if args.resume:
+        if not resume_path.is_file():
+            raise SystemExit(f"error: --resume: {resume_path} not found (nothing to resume in {out})")
+        saved = torch.load(resume_path, map_location=d.device, weights_only=True)
+        if saved["config"] != cfg.to_dict():
+            raise SystemExit(f"error: --resume: {resume_path} was trained with config {saved['config']['name']!r}, "
+                             f"not {cfg.name!r}")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        state = saved["state"]
+        torch.set_rng_state(saved["rng"].cpu())
+    net = DistributedDataParallel(model, device_ids=[d.device.index] if cuda else None) if d.world > 1 else model
+
+    sampler = DistributedSampler(splits.train, shuffle=True, seed=args.seed) if d.world > 1 else None
+    train_data = loader(splits.train, args.batch_size, shuffle=True, workers=workers, cuda=cuda,
+                        seed=args.seed + state["epoch"], sampler=sampler)
+    if d.main:
+        print(f"{cfg.name} on {splits.trained_on}: {len(splits.train)} train"
+              f"{f', {len(splits.val)} val' if splits.val is not None else ''}, {len(splits.test)} test samples; "
+              f"input {splits.train[0][0].shape[0]} x {list(splits.train[0][0].shape[1:])}"
+              f" ({window.describe(cfg.T) if splits.events else 'static image repeated over T'}); "
+              f"augment {augment.to_meta() if augment else 'off'}; {machine(d)}; amp {amp}; protocol: {protocol}",
+              flush=True)
+
+    summary = {}
+    for epoch in range(state["epoch"], args.epochs):
+        t0 = time.perf_counter()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        stats = train_epoch(net, train_data, optimizer, scaler, d, amp, cfg.n_classes, idle, args.limit_batches,
+                            f"epoch {epoch + 1}/{args.epochs}")
+        scheduler.step()
+        last_epoch = epoch + 1 == args.epochs
+        if (epoch + 1) % args.eval_every == 0 or last_epoch:
+            eval_batch = args.batch_size * 2
+            if splits.val is not None:
+                stats["val_acc"] = evaluate_split(model, splits.val, d, amp, idle, eval_batch, workers, "val")
+            stats["test_acc"] = evaluate_split(model, splits.test, d, amp, idle, eval_batch, workers, "test")
+        state["time_s"] += time.perf_counter() - t0
+        state["epoch"] = epoch + 1
+        pick = stats.get("val_acc" if splits.val is not None else "test_acc")
+        improved = pick is not None and pick > state["best"]
+        if improved:
+            state.update(best=pick, best_epoch=epoch + 1,
+                         best_acc={k: stats[k] for k in ("train_acc", "val_acc", "test_acc") if k in stats})
+        summary = {"epoch": epoch + 1, "lr": scheduler.get_last_lr()[0], **stats, "best_epoch": state["best_epoch"]}
+        if d.main:
+            print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in summary.items()}), flush=True)
+            with open(out / "log.jsonl", "a") as f:
+                f.write(json.dumps(summary) + "\n")
+            notes = {"protocol": protocol, "train_window": window.window_us or "whole",
+                     "augment": augment.to_meta() if augment else None, "epochs_done": epoch + 1,
+                     "epochs": args.epochs, "time_s": round(state["time_s"], 1), "machine": machine(d),
+                     "recipe": {"loss": "mse(voted rates, one-hot)", "optimizer": "adam", "lr": args.lr,
+                                "schedule": f"cosine over {args.epochs} epochs", "batch": args.batch_size * d.world,
+                                "amp": amp},
+                     "seed": args.seed, "val_fraction": args.val_fraction,
+                     "samples": {"train": len(splits.train), "val": len(splits.val) if splits.val else 0,
+                                 "test": len(splits.test)}}
+            command = "python -m model.train " + shlex.join(argv)
+            if improved:
+                acc = {("val_best" if k == "val_acc" else "test_at_best_val" if splits.val is not None
+                        else "test_max" if k == "test_acc" else "train_at_best"): v
+                       for k, v in state["best_acc"].items()}
+                meta = CheckpointMeta(splits.class_names, windowing, splits.trained_on, acc, command,
+                                      notes=json.dumps({**notes, "epoch": epoch + 1}))
+                save_checkpoint(out / "best.pt", model, cfg, meta)
+            last_acc = {f"{k}_last": v for k, v in stats.items() if k.endswith("_acc")}
+            meta = CheckpointMeta(splits.class_names, windowing, splits.trained_on, last_acc, command,
+                                  notes=json.dumps({**notes, "epoch": epoch + 1}))
+            save_checkpoint(out / "last.pt", model, cfg, meta)
+            tmp = resume_path.with_name(RESUME_FILE + ".tmp")
+            torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "state": state,
+                        "rng": torch.get_rng_state()}, tmp)
+            os.replace(tmp, resume_path)
+    if d.main:
+        print(f"done: best {protocol} {state['best']:.4f} at epoch {state['best_epoch']}; "
+              f"{state['time_s']:.0f} s; checkpoints in {out}", flush=True)
+    if d.world > 1:
+        dist.destroy_process_group()
+    return {**summary, "best": state["best"], "best_epoch": state["best_epoch"], "out": str(out)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    run(parse_args(argv), argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""NetworkSource against a real dv.io.NetworkWriter on 127.0.0.1.
+
+The writer runs in a child process: it can then be killed mid-stream (the "writer goes
+away" case) and the test process never destroys a NetworkWriter itself, which deadlocks
+while a reader is connected. Every wait has a timeout, and the child is always killed.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.events import make_events
+from app.sources.errors import SourceError, StreamEnded
+from app.sources.network import NetworkSource
+
+ROOT = Path(__file__).resolve().parents[1]
+W, H, CAMERA = 240, 180, "DAVIS240_00000042"
+
+_WRITER = f"""
+import sys, time
+import dv_processing as dv
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_network import batch
+from app.sources.recorder import to_event_store
+port, count = int(sys.argv[1]), int(sys.argv[2])
+stream = dv.io.Stream.EventStream(0, "events", {CAMERA!r}, ({W}, {H}))
+writer = dv.io.NetworkWriter("127.0.0.1", port, stream)
+print("listening", flush=True)
+sys.stdin.readline()
+k = 0
+while count < 0 or k < count:
+    writer.writeEvents(to_event_store(batch(k)))
+    k += 1
+    time.sleep(0.005)
+time.sleep(600)
+"""
+
+
+def batch(k: int, n: int = 1000) -> np.ndarray:
+    """The k-th batch the writer sends (the test regenerates it to compare)."""
+    rng = np.random.default_rng(k)
+    t = 1_000_000 + k * 5_000 + np.arange(n) * 5
+    return make_events(t, rng.integers(0, W, n), rng.integers(0, H, n), rng.integers(0, 2, n))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def writer():
+    """Start a writer child on a free port; returns start(count) -> (port, go, proc)."""
+    procs = []
+
+    def start(count: int):
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(port), str(count)],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        procs.append(proc)
+        timer = threading.Timer(20, proc.kill)
+        timer.start()
+        line = proc.stdout.readline()
+        timer.cancel()
+        assert line.strip() == "listening", "the writer process did not start"
+
+        def go():
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+
+        return port, go, proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+
+
+def consume(src: NetworkSource, until_events: int | None, timeout_s: float = 10.0):
+    """Collect batches on a thread; close the source once enough arrived or on timeout."""
+    got, total = [], [0]
+    finished = threading.Event()
+
+    def run():
+        for b in src.batches():
+            got.append(b)
+            total[0] += len(b)
+            if until_events is not None and total[0] >= until_events:
+                break
+        finished.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    ok = finished.wait(timeout_s)
+    src.close()
+    assert ok, f"no end of stream within {timeout_s} s ({total[0]} events received)"
+    return got
+
+
+def test_streams_the_writers_events(writer):
+    port, go, _ = writer(count=20)
+    src = NetworkSource("127.0.0.1", port)
+    assert (src.width, src.height, src.camera, src.is_live) == (W, H, CAMERA, True)
+    go()
+    got = consume(src, until_events=20 * 1000)
+    np.testing.assert_array_equal(np.concatenate(got), np.concatenate([batch(k) for k in range(20)]))
+
+
+def test_writer_killed_mid_stream_ends_the_stream(writer):
+    port, go, proc = writer(count=-1)
+    src = NetworkSource("127.0.0.1", port)
+    go()
+    threading.Timer(0.3, proc.kill).start()
+    start = time.perf_counter()
+    got = consume(src, until_events=None)
+    assert time.perf_counter() - start < 5
+    received = np.concatenate(got)
+    assert len(received) > 0
+    np.testing.assert_array_equal(received, np.concatenate([batch(k) for k in range(len(received) // 1000)]))
+    assert isinstance(src.end_reason, StreamEnded)
+    assert f"127.0.0.1:{port}" in str(src.end_reason)
+
+
+def test_close_stops_a_quiet_stream(writer):
+    port, go, _ = writer(count=0)
+    src = NetworkSource("127.0.0.1", port)
+    go()
+    threading.Timer(0.2, src.close).start()
+    assert consume(src, until_events=None, timeout_s=5) == []
+    assert src.end_reason is None
+
+
+def test_connection_refused_names_the_address():
+    port = free_port()
+    with pytest.raises(SourceError, match=rf"127\.0\.0\.1:{port}: connection refused"):
+        NetworkSource("127.0.0.1", port)
+
+
+def test_silent_server_times_out_instead_of_hanging():
+    # dv's NetworkReader would block forever, holding the GIL, on a server that never speaks.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        start = time.perf_counter()
+        with pytest.raises(SourceError, match=rf"127\.0\.0\.1:{port}: no answer within 0\.3 s"):
+            NetworkSource("127.0.0.1", port, timeout_s=0.3)
+        assert time.perf_counter() - start < 3
+
+
+def test_non_dv_server_is_rejected():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+
+        def answer():
+            conn, _ = server.accept()
+            conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+            time.sleep(0.5)
+            conn.close()
+
+        threading.Thread(target=answer, daemon=True).start()
+        with pytest.raises(SourceError, match="does not speak the DV"):
+            NetworkSource("127.0.0.1", port)
