@@ -24,7 +24,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from app.events import EVENT_DTYPE
+
 SPLIT_MODES = ("number", "time")
+# x then y, adjacent little-endian int16 in EVENT_DTYPE, read as one uint32 x + 65536 * y
+_XY = np.dtype({"names": ["xy"], "formats": ["<u4"], "offsets": [EVENT_DTYPE.fields["x"][1]], "itemsize": EVENT_DTYPE.itemsize})
 
 
 def segment_bounds(timestamps: np.ndarray, T: int, split_by: str = "number") -> np.ndarray:
@@ -70,15 +74,24 @@ def events_to_frames(
     elif out.shape != shape or out.dtype.kind != "f":
         raise ValueError(f"out must be a float array of shape {shape}, not {out.dtype} {out.shape}")
     bounds = segment_bounds(events["timestamp"], T, split_by)
+    xy = events.view(_XY)["xy"] if events.dtype == EVENT_DTYPE else None
     x, y, p = events["x"], events["y"], events["polarity"]
     plane = 2 * height * width
     for j in range(T):
         s = slice(bounds[j], bounds[j + 1])
-        # pixel index (p * H + y) * W + x, built in place in int32 (2*H*W < 2**31)
-        idx = np.multiply(p[s], height, dtype=np.int32)
-        idx += y[s]
-        idx *= width
-        idx += x[s]
+        # pixel index (p * H + y) * W + x in int32 (2*H*W < 2**31), built in place
+        if xy is not None:
+            v = xy[s].astype(np.int32)  # x + 65536 * y
+            idx = v >> 16
+            idx *= width
+            v &= 0xFFFF
+            idx += v
+            idx += np.multiply(p[s], height * width, dtype=np.int32)
+        else:
+            idx = np.multiply(p[s], height, dtype=np.int32)
+            idx += y[s]
+            idx *= width
+            idx += x[s]
         try:
             counts = np.bincount(idx, minlength=plane)
         except ValueError as exc:

@@ -45,7 +45,6 @@ class Geometry:
         if size <= 0:
             raise ValueError(f"model input size must be positive, not {size}")
         self.sensor_width, self.sensor_height, self.size = int(sensor_width), int(sensor_height), int(size)
-        self.roi = roi
         self.pad = 0
         if roi is None:
             s = min(sensor_width, sensor_height)

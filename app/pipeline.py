@@ -145,7 +145,8 @@ class Pipeline:
         self.drop = drop if drop is not None else (source.is_live or paced)
         self.on_result = on_result
         self.view_us = view_us
-        self.recorder = None
+        self._recorder = None
+        self._rec_lock = threading.Lock()
 
         self.window = SlidingWindow(duration_us=self.window_us, hop_us=self.hop_us)
         self.slot = LatestSlot(self.drop)
@@ -188,10 +189,20 @@ class Pipeline:
         self.source.close()
         self.slot.close()
         for t in self._threads:
-            t.join(timeout=5)
-        if self.recorder is not None:
-            self.recorder.close()
-            self.recorder = None
+            t.join(timeout=60)  # one inference on a loaded CPU can take seconds
+
+    @property
+    def recorder(self):
+        return self._recorder
+
+    def set_recorder(self, recorder):
+        """Attach (or detach with None) a recorder; returns the previous one, no longer written to.
+
+        The swap waits for a write in progress, so the caller may close the old one at once.
+        """
+        with self._rec_lock:
+            old, self._recorder = self._recorder, recorder
+        return old
 
     def recent_events(self) -> np.ndarray:
         """The last ``view_us`` of filtered events at sensor resolution, for display."""
@@ -217,8 +228,9 @@ class Pipeline:
                 if self._stop.is_set():
                     break
                 now = time.perf_counter()
-                if self.recorder is not None:
-                    self.recorder.write(batch)
+                with self._rec_lock:
+                    if self._recorder is not None:
+                        self._recorder.write(batch)
                 self.events_in += len(batch)
                 self.meter.add(len(batch), now)
                 if not len(batch):

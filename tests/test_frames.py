@@ -112,6 +112,19 @@ def test_out_fills_a_batch_slice_and_batch_frames():
         np.testing.assert_array_equal(stacked[:, b], events_to_frames(w, 5, 24, 32, "time"))
 
 
+@pytest.mark.parametrize("split_by", ["number", "time"])
+def test_other_layouts_and_strided_views_agree(split_by):
+    ev = random_events(4_000, 346, 260, 50_000, seed=4)
+    expected = events_to_frames(ev, 9, 260, 346, split_by)
+    packed = np.concatenate([ev[:100], ev[100:]])  # same fields, no padding: another dtype
+    assert packed.dtype != ev.dtype
+    np.testing.assert_array_equal(events_to_frames(packed, 9, 260, 346, split_by), expected)
+    np.testing.assert_array_equal(
+        events_to_frames(ev[::3], 9, 260, 346, split_by), events_to_frames(ev[::3].copy(), 9, 260, 346, split_by)
+    )
+    np.testing.assert_array_equal(events_to_frames(ev[::3], 9, 260, 346, split_by), spikingjelly_frames(ev[::3], split_by, 9, 260, 346))
+
+
 def test_segment_bounds_number_mode():
     np.testing.assert_array_equal(segment_bounds(np.arange(23), 5, "number"), [0, 4, 8, 12, 16, 23])
 

@@ -165,6 +165,14 @@ def test_plays_and_shows_events_predictions_attention_status(qtbot, window, file
     assert (truth_row == class_colours(len(CLASS_NAMES))[TRUTH]).all(axis=-1).any(), "truth row shows the label"
     assert w.message == ""
 
+    w.settings_panel.overlay.setCurrentIndex(1)  # block 1's spike-rate map over the input square
+    overlay = w.event_view.overlay
+    assert overlay.isVisible() and overlay.image.shape == w.drawn_prediction.spike_maps[0].shape == (64, 64)
+    w.settings_panel.view_mode.setCurrentIndex(1)  # exponential decay: keep 5 time constants of events
+    assert w.session.pipe.view_us == 5 * 100_000
+    qtbot.wait(200)
+    assert colour_pixels(w.event_view.image.image, ON_COLOUR) > 50
+
 
 def test_pause_seek_and_step(qtbot, window):
     w = window
@@ -180,7 +188,7 @@ def test_pause_seek_and_step(qtbot, window):
     w.seek(target)
     hop, win = w.session.pipe.hop_us, w.session.pipe.window_us
     qtbot.waitUntil(lambda: src.position_us >= target + win + hop, timeout=5_000)
-    pred = wait_prediction(qtbot, w)
+    wait_prediction(qtbot, w)
     qtbot.waitUntil(lambda: w.drawn_prediction.t_end_us > target, timeout=15_000)
     assert target < w.drawn_prediction.t_end_us <= target + win + hop
     pos = src.position_us
@@ -191,7 +199,6 @@ def test_pause_seek_and_step(qtbot, window):
     qtbot.keyClick(w, Qt.Key.Key_Space)
     assert not src.paused
     qtbot.waitUntil(lambda: src.position_us > pos + 3 * hop, timeout=5_000)
-    del pred
 
 
 def test_switch_model(qtbot, window, files):

@@ -317,9 +317,11 @@ class MainWindow(QMainWindow):
             self.model_problem = f"cannot load model: {err}"
             self.show_message(self.model_problem)
             return False
-        if not self.set_engine(engine):
-            return False
+        previous = self.model_spec, self.device_spec
         self.model_spec, self.device_spec = model, device
+        if not self.set_engine(engine):
+            self.model_spec, self.device_spec = previous
+            return False
         return True
 
     def set_engine(self, engine) -> bool:
@@ -334,12 +336,13 @@ class MainWindow(QMainWindow):
             engine.start_compile()
         self.clear_message()
         sp = self.settings_panel
-        idx = sp.model.findData(engine.name)
+        idx = sp.model.findText(engine.name)
         if idx < 0:
             sp.model.insertItem(sp.model.count() - 1, engine.name, self.model_spec or engine.name)
             idx = sp.model.count() - 2
         sp.model.setCurrentIndex(idx)
-        sp.device.setCurrentIndex(max(0, sp.device.findData(str(engine.device))))
+        dev = engine.device
+        sp.device.setCurrentIndex(max(0, sp.device.findData("cpu" if dev.type == "cpu" else f"cuda:{dev.index or 0}")))
         sp.overlay.blockSignals(True)
         sp.overlay.clear()
         sp.overlay.addItem("off", -1)
@@ -524,7 +527,7 @@ class MainWindow(QMainWindow):
         self.playback.record.setText("Record")
         self.status_rec.setText("")
         if rec is not None:
-            QTimer.singleShot(300, rec.close)  # let a write in progress on the reader thread finish
+            rec.close()
 
     # ---- screenshot ---------------------------------------------------------------------
     def save_screenshot(self, path: str) -> bool:

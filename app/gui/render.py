@@ -18,6 +18,7 @@ OFF_COLOUR = np.array((255, 70, 50), dtype=np.float32)
 NO_GESTURE_COLOUR = (90, 90, 90)
 UNLABELLED_COLOUR = (35, 35, 40)
 MODES = ("window", "decay")
+LEVELS = 64
 
 
 def class_colours(n: int) -> np.ndarray:
@@ -34,14 +35,16 @@ def event_counts(events: np.ndarray, width: int, height: int, weights: np.ndarra
 
     Events outside the sensor (a corrupt stream) are dropped rather than wrapped around.
     """
-    x = events["x"].astype(np.intp)
-    y = events["y"].astype(np.intp)
-    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    x, y = events["x"], events["y"]
+    # one unsigned comparison per axis checks 0 <= v < size
+    inside = x.view(np.uint16) < width
+    inside &= y.view(np.uint16) < height
     if not inside.all():
         x, y, events = x[inside], y[inside], events[inside]
         weights = None if weights is None else weights[inside]
-    idx = y * width + x
-    idx += (events["polarity"] != 0) * (width * height)
+    idx = y.astype(np.int32) * np.int32(width)
+    idx += x
+    idx += (events["polarity"] != 0) * np.int32(width * height)
     counts = np.bincount(idx, weights=weights, minlength=2 * width * height)
     return counts.reshape(2, height, width)
 
@@ -67,12 +70,19 @@ def event_image(
     if mode == "decay":
         t = events["timestamp"]
         weights = np.exp((t - t[-1]).astype(np.float32) / np.float32(tau_us))
-    counts = event_counts(events, width, height, weights).astype(np.float32)
+    counts = event_counts(events, width, height, weights)
     active = np.count_nonzero(counts)
     sat = max(3.0 * float(counts.sum()) / max(active, 1), 1e-6)
-    level = np.minimum(counts / np.float32(sat), 1.0)
-    rgb = BACKGROUND + level[1][..., None] * (ON_COLOUR - BACKGROUND) + level[0][..., None] * (OFF_COLOUR - BACKGROUND)
-    return np.clip(rgb, 0, 255).astype(np.uint8)
+    level = np.minimum(counts * ((LEVELS - 1) / sat), LEVELS - 1).astype(np.intp)
+    return _COLOUR_TABLE[level[1] * LEVELS + level[0]]
+
+
+def _colour_table() -> np.ndarray:
+    """RGB of every (ON level, OFF level) pair, so an image is one table lookup per pixel."""
+    lv = np.arange(LEVELS, dtype=np.float32) / (LEVELS - 1)
+    on, off = np.meshgrid(lv, lv, indexing="ij")
+    rgb = BACKGROUND + on[..., None] * (ON_COLOUR - BACKGROUND) + off[..., None] * (OFF_COLOUR - BACKGROUND)
+    return np.clip(rgb, 0, 255).astype(np.uint8).reshape(LEVELS * LEVELS, 3)
 
 
 def latency_summary(latencies_ms: np.ndarray) -> tuple[float, float] | None:
@@ -81,3 +91,6 @@ def latency_summary(latencies_ms: np.ndarray) -> tuple[float, float] | None:
         return None
     p50, p95 = np.percentile(latencies_ms, (50, 95))
     return float(p50), float(p95)
+
+
+_COLOUR_TABLE = _colour_table()

@@ -90,7 +90,7 @@ class Session:
             noise = NoiseFilter("background_activity", self.source.width, self.source.height)
         pipe = Pipeline(self.source, self.engine, window_us=self.settings.window_us, hop_us=self.settings.hop_us,
                         geometry=self.geometry(), noise_filter=noise, drop=True, view_us=self.settings.view_us)
-        pipe.recorder = self.recorder
+        pipe.set_recorder(self.recorder)
         self.pipe = pipe
         pipe.start()
 
@@ -103,7 +103,7 @@ class Session:
 
     def _stop_pipe(self) -> None:
         if self.pipe is not None:
-            self.pipe.recorder = None  # the recording outlives the pipeline
+            self.pipe.set_recorder(None)  # the recording outlives the pipeline
             self.pipe.stop()
             self.pipe = None
 
@@ -113,14 +113,14 @@ class Session:
         self.stop_recording()
         self.recorder = Recorder(path, self.source.width, self.source.height, camera=self.source.camera)
         if self.pipe is not None:
-            self.pipe.recorder = self.recorder
+            self.pipe.set_recorder(self.recorder)
         return self.recorder
 
     def stop_recording(self) -> Recorder | None:
-        """Detach the recorder from the reader; the caller closes it once the reader moved on."""
+        """Detach the recorder from the reader (waiting for a write in progress); the caller closes it."""
         rec, self.recorder = self.recorder, None
         if self.pipe is not None:
-            self.pipe.recorder = None
+            self.pipe.set_recorder(None)
         return rec
 
     def close(self) -> None:
