@@ -6,9 +6,10 @@ LEFT. Limb directions are angles ``a`` with unit vector ``(sin a, cos a)``: ``a 
 down, ``+pi/2`` to the image's right, ``pi`` up; a growing angle turns counter-clockwise on
 the displayed image.
 
-Rotation sense (checked against the teacher network trained on real recordings, see
-teacher.py): "clockwise" is clockwise as seen by the camera, i.e. on the displayed image,
-for both arms (``ROTATION_SENSE``).
+Rotation sense (``ROTATION_SENSE``): "clockwise" is clockwise as seen by the camera, i.e.
+on the displayed image, for both arms. The real preview cannot settle it (each 0.29 s
+slice spans about half a turn) and the teacher network did not separate the two senses
+reliably either, so this is a documented choice, not a measured fact.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Body:
             upper=25 * s * rng.uniform(0.9, 1.1),
             fore=23 * s * rng.uniform(0.9, 1.1),
             hand=9 * s * rng.uniform(0.9, 1.1),
-            arm_r=5.0 * s * rng.uniform(0.85, 1.15),
+            arm_r=6.0 * s * rng.uniform(0.85, 1.15),
             torso_r=17 * s * rng.uniform(0.9, 1.1),
         )
 
@@ -127,8 +128,7 @@ def _rest_arm(sh: np.ndarray, side: float, body: Body, t: np.ndarray, rng: np.ra
 
 def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator) -> Pose:
     """Joint trajectories of a subject performing class ``cls`` (IDLE for none) at times ``t`` (s)."""
-    n = len(t)
-    sway = np.array([1.2, 0.5]) * rng.uniform(0.3, 1.0) * _smooth_noise(rng, t, 3, 0.1, 0.6)
+    sway = np.array([0.6, 0.3]) * rng.uniform(0.3, 1.0) * _smooth_noise(rng, t, 3, 0.1, 0.6)
     neck = np.array([body.cx, body.shoulder_y - 3])[None] + sway
     head = neck + np.array([0.0, -(body.neck + body.head_r)]) + 0.6 * _smooth_noise(rng, t, 2, 0.1, 0.8)
     hip = neck + np.array([0.0, 90.0])
@@ -154,7 +154,7 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator) 
         f = FREQ_HZ[cls] * speed
         a1 = side * rng.uniform(0.9, 1.35) + 0.05 * wob[:, 0]
         a2 = np.pi + side * 0.15 + 0.5 * amp * np.sin(2 * np.pi * f * t + ph)
-        arm = _arm_from_angles(sh, np.full(n, a1) if np.ndim(a1) == 0 else a1, a2, a2, body)
+        arm = _arm_from_angles(sh, a1, a2, a2, body)
         right, left = (arm, left) if cls == 1 else (right, arm)
     elif cls in (3, 4, 5, 6):  # arm circles: a nearly straight arm swept around the shoulder
         sh = sh_r if cls in (3, 4) else sh_l
@@ -174,10 +174,10 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator) 
         left = _arm_from_target(sh_l, tl, body, -1.0, 0.85)
     elif cls == 8:  # air drums: both hands striking up and down in front of the hips
         f = FREQ_HZ[cls] * speed
-        base = body.shoulder_y + 48
-        hit = lambda p: 16 * amp * (np.abs(np.sin(np.pi * f * t + p)) - 0.5)
-        tr = np.stack([body.cx - 18 + 5 * wob[:, 0], base + hit(ph)], -1)
-        tl = np.stack([body.cx + 18 + 5 * wob[:, 1], base + hit(ph + np.pi / 2)], -1)
+        base = body.shoulder_y + 40
+        hit = lambda p: 30 * amp * (np.abs(np.sin(np.pi * f * t + p)) - 0.5)
+        tr = np.stack([body.cx - 22 + 6 * wob[:, 0], base + hit(ph)], -1)
+        tl = np.stack([body.cx + 22 + 6 * wob[:, 1], base + hit(ph + np.pi / 2)], -1)
         right = _arm_from_target(sh_r, tr, body, -1.0, 0.9)
         left = _arm_from_target(sh_l, tl, body, +1.0, 0.9)
     elif cls == 9:  # air guitar: left hand out on the neck, right hand strumming at the hip

@@ -34,8 +34,8 @@ class PixelParams:
 
     @classmethod
     def random(cls, rng: np.random.Generator, shape: tuple[int, int] = (128, 128)) -> "PixelParams":
-        c = rng.uniform(0.1, 0.2)
-        sigma = rng.uniform(0.02, 0.05)
+        c = rng.uniform(0.06, 0.12)  # calibrated so gesture event rates match real recordings
+        sigma = c * rng.uniform(0.1, 0.25)
         rate = rng.uniform(0.05, 0.4) * rng.lognormal(0.0, 0.5, size=shape)
         hot = rng.integers(0, shape[0] * shape[1], size=rng.integers(2, 7))
         rate.flat[hot] = rng.uniform(20.0, 150.0, size=len(hot))

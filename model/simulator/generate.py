@@ -1,4 +1,4 @@
-"""Synthetic DVS128 Gesture recordings: single samples, labelled sequences, dataset shards, demos.
+"""Synthetic DVS128 Gesture recordings: single samples, labelled sequences, training sets, demos.
 
     events, meta = generate_sample(3, duration_s=1.5, seed=0)    # right_arm_clockwise
     events, timeline = generate_sequence([0, 1, 7], seed=1)      # with idle pauses between
@@ -109,8 +109,15 @@ def _unflatten(j: np.ndarray) -> Pose:
                 left=tuple(j[:, 7 + i] for i in range(4)))
 
 
-def _one(args: tuple[int, float, int]) -> tuple[np.ndarray, int]:
-    cls, duration_s, seed = args
+def _jobs(n_per_class: int, seed: int, duration_s: float, include_idle: bool) -> list[tuple[int, float, int, int]]:
+    """(class, duration, sample seed, index) for every sample; seeds derive from (seed, class, i)."""
+    classes = list(range(len(CLASS_NAMES))) + ([IDLE] if include_idle else [])
+    return [(c, duration_s, int(np.random.SeedSequence([seed, c + 1, i]).generate_state(1)[0]), i)
+            for c in classes for i in range(n_per_class)]
+
+
+def _one(job: tuple[int, float, int, int]) -> tuple[np.ndarray, int]:
+    cls, duration_s, seed, _ = job
     return generate_sample(None if cls == IDLE else cls, duration_s, seed)[0], cls
 
 
@@ -118,24 +125,45 @@ def generate_dataset(n_per_class: int, seed: int, duration_s: float = 1.5, inclu
                      workers: int = 1) -> list[tuple[np.ndarray, int]]:
     """``n_per_class`` samples of every class (and idle, label -1): [(events, label)].
 
-    Sample ``i`` of class ``c`` uses its own seed derived from ``(seed, c, i)``, so shards
+    Sample ``i`` of class ``c`` uses its own seed derived from ``(seed, c, i)``, so datasets
     made in parallel (``workers`` processes) or separately are identical and never overlap.
     """
-    classes = list(range(len(CLASS_NAMES))) + ([IDLE] if include_idle else [])
-    jobs = [(c, duration_s, int(np.random.SeedSequence([seed, c + 1, i]).generate_state(1)[0]))
-            for c in classes for i in range(n_per_class)]
+    jobs = _jobs(n_per_class, seed, duration_s, include_idle)
     if workers <= 1:
         return [_one(j) for j in jobs]
     with ProcessPoolExecutor(workers) as pool:
         return list(pool.map(_one, jobs, chunksize=4))
 
 
-def write_shard(path: str | Path, samples: list[tuple[np.ndarray, int]]) -> None:
-    """Save samples as one .npz: concatenated ``events``, ``offsets`` [n+1] and ``labels`` [n]."""
-    lengths = [len(e) for e, _ in samples]
-    events = np.concatenate([e for e, _ in samples]) if samples else np.empty(0, EVENT_DTYPE)
-    np.savez(path, events=events, offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-             labels=np.array([lbl for _, lbl in samples], dtype=np.int64))
+def _write_one(args: tuple[Path, tuple[int, float, int, int]]) -> None:
+    from model.datasets.shards import save_sample
+
+    folder, job = args
+    events, cls = _one(job)
+    save_sample(folder / f"{'idle' if cls == IDLE else f'c{cls:02d}'}_{job[3]:05d}.npz", events, cls, SIZE, SIZE)
+
+
+def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, duration_s: float = 2.0,
+                  workers: int = 1) -> None:
+    """Write ``FOLDER/train`` and ``FOLDER/test`` (one ``.npz`` per sample, model.datasets.shards).
+
+    The test split uses another seed, so no sample of it appears in train. Samples already on
+    disk are kept, so an interrupted run resumes where it stopped.
+    """
+    folder = Path(folder)
+    todo = []
+    for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1_000_003)):
+        (folder / split).mkdir(parents=True, exist_ok=True)
+        for job in _jobs(n, s, duration_s, include_idle=True):
+            name = f"{'idle' if job[0] == IDLE else f'c{job[0]:02d}'}_{job[3]:05d}.npz"
+            if not (folder / split / name).exists():
+                todo.append((folder / split, job))
+    if workers <= 1:
+        for t in todo:
+            _write_one(t)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_write_one, todo, chunksize=2))
 
 
 def write_demos(folder: str | Path, seed: int = 0, n: int = 3) -> list[Path]:
@@ -147,8 +175,8 @@ def write_demos(folder: str | Path, seed: int = 0, n: int = 3) -> list[Path]:
     rng = np.random.default_rng(seed)
     paths = []
     for i in range(n):
-        classes = rng.choice(len(CLASS_NAMES), size=4, replace=False).tolist()
-        events, timeline = generate_sequence(classes, seed=seed * 1000 + i)
+        classes = rng.choice(len(CLASS_NAMES), size=3, replace=False).tolist()
+        events, timeline = generate_sequence(classes, seed=seed * 1000 + i, gesture_s=(2.5, 4.0))
         path = folder / f"synthetic_demo_{i + 1}.aedat4"
         write_aedat4(path, events, SIZE, SIZE, camera="DVS128_synthetic")
         timeline.to_csv(path.with_name(path.stem + "_labels.csv"))
@@ -159,20 +187,22 @@ def write_demos(folder: str | Path, seed: int = 0, n: int = 3) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--demo", metavar="FOLDER", help="write AEDAT4 demo recordings with label files here")
-    ap.add_argument("--shard", metavar="FILE.npz", help="write a training shard (.npz) here")
-    ap.add_argument("--n-per-class", type=int, default=10)
-    ap.add_argument("--duration", type=float, default=1.5)
+    ap.add_argument("--n-demos", type=int, default=3, help="number of demo recordings")
+    ap.add_argument("--dataset", metavar="FOLDER", help="write a training set: FOLDER/train and FOLDER/test")
+    ap.add_argument("--n-per-class", type=int, default=10, help="training samples per class (and idle)")
+    ap.add_argument("--n-test-per-class", type=int, default=4, help="test samples per class (and idle)")
+    ap.add_argument("--duration", type=float, default=2.0, help="seconds per training sample")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
-    if not (args.demo or args.shard):
-        ap.error("give --demo FOLDER and/or --shard FILE.npz")
+    if not (args.demo or args.dataset):
+        ap.error("give --demo FOLDER and/or --dataset FOLDER")
     if args.demo:
-        for p in write_demos(args.demo, args.seed):
+        for p in write_demos(args.demo, args.seed, args.n_demos):
             print(p)
-    if args.shard:
-        write_shard(args.shard, generate_dataset(args.n_per_class, args.seed, args.duration, workers=args.workers))
-        print(args.shard)
+    if args.dataset:
+        write_dataset(args.dataset, args.n_per_class, args.n_test_per_class, args.seed, args.duration, args.workers)
+        print(args.dataset)
 
 
 if __name__ == "__main__":

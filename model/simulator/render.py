@@ -119,7 +119,8 @@ def render(pose: Pose, body: Body, look: Look, t: np.ndarray, rng: np.random.Gen
                 continue
             alpha, u, v = _capsule_alpha(a_, b_, r, grid[lo[0]:hi[0]], grid[lo[1]:hi[1]])
             fu, fv = look.tex_freq[k % len(look.tex_freq)]
-            tex = lvl * (1 + look.tex_contrast * np.sin(2 * np.pi * (fu * u + fv * v) + look.tex_phase[k % len(look.tex_phase)]))
+            contrast = look.tex_contrast * (0.3 if k == 0 else 1.0)  # the still torso: faint texture
+            tex = lvl * (1 + contrast * np.sin(2 * np.pi * (fu * u + fv * v) + look.tex_phase[k % len(look.tex_phase)]))
             win = img[:, lo[1]:hi[1], lo[0]:hi[0]]
             win += alpha * (tex - win)
         flick = 1 + look.flicker_amp * np.sin(2 * np.pi * look.flicker_hz * t[sl])

@@ -1,0 +1,138 @@
+"""The DVS gesture simulator: event format, orientation, determinism, rates, class separation,
+sequences with ground truth, and (with ../shared) the teacher network trained on real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.events import EVENT_DTYPE
+from app.sources.labels import CLASS_NAMES
+from model.simulator.body import Body, ik
+from model.datasets.shards import load_sample
+from model.simulator.generate import generate_dataset, generate_sample, generate_sequence, write_dataset
+from model.simulator.teacher import denoise
+
+DUR = 0.4
+
+
+@pytest.fixture(scope="module")
+def per_class() -> dict[int, np.ndarray]:
+    """One short sample of every class and of idle (-1)."""
+    return {c: generate_sample(None if c < 0 else c, DUR, seed=10 + c)[0] for c in range(-1, len(CLASS_NAMES))}
+
+
+def test_events_are_well_formed(per_class):
+    for c, ev in per_class.items():
+        assert ev.dtype == EVENT_DTYPE
+        assert len(ev) > 0, c
+        assert ev["x"].min() >= 0 and ev["x"].max() < 128
+        assert ev["y"].min() >= 0 and ev["y"].max() < 128
+        assert np.all(np.diff(ev["timestamp"]) >= 0)
+        assert ev["timestamp"][0] >= 0 and ev["timestamp"][-1] <= DUR * 1e6
+        assert set(np.unique(ev["polarity"])) == {0, 1}
+
+
+def test_subject_right_hand_is_on_image_left():
+    for seed in range(3):
+        right = generate_sample(1, DUR, seed)[0]
+        left = generate_sample(2, DUR, seed)[0]
+        assert np.mean(right["x"] < 64) > 0.65, seed
+        assert np.mean(left["x"] >= 64) > 0.65, seed
+
+
+def test_arm_circle_on_its_side_and_up_top():
+    right_cw = generate_sample(3, 1.0, 5)[0]
+    left_cw = generate_sample(5, 1.0, 5)[0]
+    assert right_cw["x"].mean() < 60 < 68 < left_cw["x"].mean()
+
+
+def test_same_seed_same_events_other_seed_other_events():
+    a, meta = generate_sample(7, DUR, 3)
+    b, _ = generate_sample(7, DUR, 3)
+    c, _ = generate_sample(7, DUR, 4)
+    assert np.array_equal(a, b)
+    assert len(a) != len(c) or not np.array_equal(a, c)
+    assert meta["class_name"] == "arm_roll" and meta["class_index"] == 7
+
+
+def test_event_rates_like_real_recordings(per_class):
+    rates = {c: len(ev) / DUR for c, ev in per_class.items()}
+    gestures = np.array([rates[c] for c in range(len(CLASS_NAMES))])
+    assert np.all((gestures > 10e3) & (gestures < 600e3)), rates
+    assert 30e3 < np.median(gestures) < 500e3
+    assert rates[-1] < 0.5 * np.median(gestures)
+
+
+def test_classes_differ_in_where_events_fall(per_class):
+    """Mean event position (x, y) and spread differ between every pair of gesture classes."""
+    feats = np.array([[ev["x"].mean(), ev["y"].mean(), ev["x"].std(), ev["y"].std()]
+                      for c, ev in per_class.items() if c >= 0])
+    d = np.linalg.norm(feats[:, None] - feats[None], axis=-1)
+    off_diag = d[~np.eye(len(feats), dtype=bool)]
+    assert off_diag.min() > 1.0
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="class index"):
+        generate_sample(11, DUR, 0)
+    with pytest.raises(ValueError, match="duration"):
+        generate_sample(0, 0.0, 0)
+
+
+def test_inverse_kinematics_reaches_target():
+    rng = np.random.default_rng(0)
+    body = Body.random(rng)
+    sh = np.array([[50.0, 50.0]])
+    target = np.array([[70.0, 80.0]])
+    elbow, wrist = ik(sh, target, body.upper, body.fore, 1.0)
+    assert np.allclose(wrist, target, atol=1e-6)
+    assert np.isclose(np.linalg.norm(elbow - sh), body.upper)
+    assert np.isclose(np.linalg.norm(wrist - elbow), body.fore)
+
+
+def test_sequence_labels_match_gesture_activity():
+    ev, tl = generate_sequence([1, 2], seed=2, gesture_s=(1.0, 1.2), pause_s=(0.8, 1.0))
+    assert list(tl.label) == [1, 2]
+    assert np.all(np.diff(ev["timestamp"]) >= 0)
+    assert ev["timestamp"][-1] > tl.end_us[-1]
+    truth = tl.truth_at(ev["timestamp"])
+    left_side = ev["x"] < 64
+    assert left_side[truth == 1].mean() > left_side[truth == 2].mean() + 0.3
+    rate = lambda m: m.sum() / (np.ptp(ev["timestamp"][m]) + 1)
+    assert rate(truth == -1) < 0.5 * rate(truth >= 0)
+
+
+def test_dataset_is_labelled_reproducible_and_saved(tmp_path):
+    a = generate_dataset(1, seed=1, duration_s=0.2)
+    b = generate_dataset(1, seed=1, duration_s=0.2)
+    assert [lbl for _, lbl in a] == list(range(len(CLASS_NAMES))) + [-1]
+    assert all(np.array_equal(x, y) for (x, _), (y, _) in zip(a, b))
+    write_dataset(tmp_path, n_train=1, n_test=1, seed=1, duration_s=0.2)
+    train = sorted((tmp_path / "train").glob("*.npz"))
+    assert len(train) == len(a) and len(list((tmp_path / "test").glob("*.npz"))) == len(a)
+    events, label, size = load_sample(tmp_path / "train" / "c03_00000.npz")
+    assert label == 3 and tuple(size) == (128, 128)
+    assert np.array_equal(events["timestamp"], a[3][0]["timestamp"]) and np.array_equal(events["x"], a[3][0]["x"])
+
+
+def test_denoise_keeps_connected_events_and_drops_isolated_ones():
+    from app.events import make_events
+    t = np.array([0, 1000, 2000, 50_000, 70_000])
+    x = np.array([10, 11, 11, 90, 10])
+    y = np.array([10, 10, 11, 90, 10])
+    ev = make_events(t, x, y, np.ones(5))
+    kept = denoise(ev)
+    # event 1 has its neighbour (10,10) 1 ms before; event 2 has (11,10) 1 ms before;
+    # event 0 has no earlier neighbour, event 3 is isolated, event 4's neighbours are 68 ms old.
+    assert list(kept["timestamp"]) == [1000, 2000]
+
+
+def test_teacher_recognises_hand_waves(shared_data):
+    from model.simulator.teacher import Teacher, predict
+
+    teacher = Teacher.load(shared_data / "teacher" / "neurobench_dvs_gesture_csnn.pt")
+    samples = [generate_sample(c, 1.5, seed)[0] for c in (1, 2) for seed in (0, 1)]
+    pred, counts = predict(teacher, samples)
+    assert counts.shape == (4, 11)
+    assert (pred == np.array([1, 1, 2, 2])).mean() >= 0.75
