@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from app.decision import NO_GESTURE, DecisionSmoother
+from app.sources.errors import SourceError
 
 MIN_CONFIDENCE = inspect.signature(DecisionSmoother).parameters["min_confidence"].default
 
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                              seed=int(notes.get("seed", 0)), cache=args.cache, workers=args.workers,
                              limit_test=args.limit if args.split == "test" else None,
                              limit_train=args.limit if args.split == "train" else None)
-    except ValueError as err:
+    except (ValueError, SourceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     ds = {"test": splits.test, "val": splits.val, "train": splits.train}[args.split]

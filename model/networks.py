@@ -16,21 +16,26 @@ Configurations (``CONFIGS``):
 
 - ``dvs128_paper``: the paper's DVS128 Gesture network, 128x128, T=20, 5 x 128 channels, TCJA
   (K_T=K_C=4) in blocks 4-5, head 2048-512-110, 1,832,576 parameters. Eager CPU latency
-  (2-core AMD EPYC, batch 1, 2 threads): about 0.6 s per window, too slow for live use here.
-- ``small64``: the live configuration, 64x64 input (the DVS128 sensor pooled 2x2), T=16,
-  4 x 64 channels, TCJA in blocks 3-4, head 1024-256-110, 222,272 parameters. Measured
-  candidates (same machine, batch 1, eager, median ms; ``benchmarks/inference_latency.py``):
+  (2-core AMD EPYC, batch 1, 2 threads): 0.50 s median per window, too slow for live use there.
+- ``small64``: the live configuration, 64x64 input (a DVS128 sensor scaled by 1/2), T=16,
+  4 x 64 channels, TCJA in blocks 3-4, head 1024-256-110, 437,376 parameters. Candidates
+  measured on that machine when otherwise idle (batch 1, eager, 2 threads;
+  ``python -m benchmarks.inference_latency --candidates``):
 
-  ============================  =======  ======
-  candidate                      params   ms
-  ============================  =======  ======
-  4 x 48 ch, T=16                 ...      ...
-  4 x 64 ch, T=16 (chosen)        ...      ...
-  4 x 64 ch, T=20                 ...      ...
-  4 x 96 ch, T=16                 ...      ...
-  5 x 64 ch, T=16                 ...      ...
-  ============================  =======  ======
+  ========================  =======  =========  ======
+  candidate                  params  median ms  p95 ms
+  ========================  =======  =========  ======
+  4 x 48 ch, T=16            252,512       17.0    17.4
+  4 x 64 ch, T=16 (chosen)   437,376       22.6    23.4
+  4 x 64 ch, T=20            438,528       29.1    30.9
+  4 x 96 ch, T=16            959,168       34.2    34.9
+  5 x 64 ch, T=16            277,760       23.1    24.2
+  ========================  =======  =========  ======
 
+  64 channels at T=16 leaves three quarters of a 100 ms hop to the source, binning and GUI
+  threads that share the two cores (under load from other processes it measured about
+  45 ms); T=20 costs 29 % more, 96 channels 50 % more; a fifth block saves parameters but
+  no time and leaves only a 2x2 map for the head.
 - ``fmnist_paper``: Fashion-MNIST (static 28x28 image repeated over T=8 by the data code),
   PLIF-paper layout ``{Conv3x3(128)-BN-LIF-MaxPool2} x 2 - Dropout - FC 2048 - LIF - Dropout -
   FC 100 - LIF - vote(10)``; the paper does not say where its TCJA goes, so it sits after

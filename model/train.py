@@ -13,7 +13,8 @@ The frames come from the app's own ``Geometry`` and ``events_to_frames``.
 
 Several GPUs: ``torchrun --nproc_per_node=4 -m model.train ...`` (DDP; rank 0 writes).
 Outputs in ``--out``: ``best.pt`` and ``last.pt`` (app checkpoints with metadata),
-``resume.pt`` (optimizer, scheduler, scaler, epoch, best: ``--resume`` continues from it)
+``resume.pt`` (model, optimizer, scaler, epoch, best; the cosine schedule is closed-form in the
+epoch: ``--resume`` continues from it, also with more ``--epochs``)
 and ``log.jsonl`` (one line per epoch).
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shlex
@@ -39,7 +41,8 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from model.checkpoint import CheckpointMeta, Windowing, save_checkpoint
-from model.datasets import DATASETS, CameraAugment, Splits, TrainWindow, load_splits
+from app.sources.errors import SourceError
+from model.datasets import DATASETS, CameraAugment, Splits, TrainWindow, dvs128_gesture, load_splits
 from model.evaluate import predict, predicted, score
 from model.networks import CONFIGS, NetConfig, build_network
 
@@ -163,19 +166,30 @@ def train_epoch(model, data: DataLoader, optimizer, scaler, d: Dist, amp: bool, 
     if d.world > 1:
         dist.all_reduce(totals)
     elapsed = time.perf_counter() - t0
-    return {"loss": totals[0].item() / max(totals[2].item(), 1), "train_acc": totals[1].item() / max(totals[2].item(), 1),
-            "samples_per_s": totals[2].item() / max(elapsed, 1e-9), "epoch_s": elapsed}
+    loss, right, n = totals.tolist()
+    return {"loss": loss / max(n, 1), "train_acc": right / max(n, 1), "samples_per_s": n / max(elapsed, 1e-9),
+            "epoch_s": elapsed}
 
 
-def evaluate_split(model, ds: Dataset, d: Dist, amp: bool, idle: bool, batch: int, workers: int, desc: str) -> float:
-    """Accuracy on ``ds``; with DDP each rank scores an exact share and the counts are summed."""
+def eval_loader(ds: Dataset, d: Dist, batch: int, workers: int) -> DataLoader:
+    """This rank's exact share of ``ds`` (no padding, unlike DistributedSampler), in order."""
     share = Subset(ds, range(d.rank, len(ds), d.world)) if d.world > 1 else ds
-    data = loader(share, batch, shuffle=False, workers=workers, cuda=d.device.type == "cuda", seed=0)
+    return loader(share, batch, shuffle=False, workers=workers, cuda=d.device.type == "cuda", seed=0)
+
+
+def evaluate_split(model, data: DataLoader, d: Dist, amp: bool, idle: bool, desc: str) -> float:
+    """Accuracy over all ranks' shares (counts summed)."""
     rates, labels = predict(model, data, d.device, amp, desc=desc, progress=d.main)
     correct = torch.tensor([score(rates, labels, idle).correct, len(labels)], dtype=torch.float64, device=d.device)
     if d.world > 1:
         dist.all_reduce(correct)
     return correct[0].item() / max(correct[1].item(), 1)
+
+
+def cosine_lr(lr0: float, epoch: int, epochs: int) -> float:
+    """Cosine annealing in closed form, ``lr0 * (1 + cos(pi * epoch / epochs)) / 2``, so that the
+    schedule's only state is the epoch and a resume may extend ``epochs``."""
+    return lr0 * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
 
 
 def machine(d: Dist) -> str:
@@ -200,7 +214,8 @@ def live_windowing(splits: Splits, window: TrainWindow, cfg: NetConfig, hop_us: 
     if window_us is None:
         window_us = int(round(float(np.median(splits.train.durations_us())), -3)) or 1_000_000
     sensor = splits.train.sensor
-    geometry = "native" if sensor == tuple(cfg.input_size)[::-1] else f"{sensor[0]}x{sensor[1]} scaled to {cfg.input_size[1]}"
+    side = cfg.input_size[1]
+    geometry = "native" if sensor == (side, cfg.input_size[0]) else f"{sensor[0]}x{sensor[1]} centre-cropped, scaled to {side}"
     return Windowing(window_us=window_us, hop_us=hop_us, split_by=window.split_by, input_size=cfg.input_size,
                      geometry=geometry)
 
@@ -224,17 +239,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     window = resolve_window(args, cfg)
     augment = CameraAugment() if (args.augment if args.augment is not None else window.window_us is not None) else None
     out = args.out or Path("runs") / f"{args.dataset}-{cfg.name}"
-    if d.main:
-        out.mkdir(parents=True, exist_ok=True)
-        if args.dataset == "dvs128":  # rank 0 fills the cache; the others wait at the barrier
-            load_splits(args.dataset, args.data, cfg, window, augment, cache=args.cache, workers=workers)
-    if d.world > 1:
-        dist.barrier()
     try:
+        if d.main:
+            out.mkdir(parents=True, exist_ok=True)
+            if args.dataset == "dvs128" and args.data is not None:  # rank 0 fills the cache, the others wait
+                dvs128_gesture.prepare(args.data, args.cache, workers)
+        if d.world > 1:
+            dist.barrier()
         splits = load_splits(args.dataset, args.data, cfg, window, augment, val_fraction=args.val_fraction,
                              seed=args.seed, cache=args.cache, workers=workers, limit_train=args.limit_train,
                              limit_test=args.limit_test)
-    except ValueError as err:
+    except (ValueError, SourceError) as err:
         raise SystemExit(f"error: {err}") from None
     windowing = live_windowing(splits, window, cfg, int(round(args.hop_ms * 1000)))
     protocol = "picked on validation" if splits.val is not None else "max test accuracy"
@@ -242,7 +257,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
 
     model = build_network(cfg).to(d.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     scaler = torch.amp.GradScaler(d.device.type, enabled=amp)
     state = {"epoch": 0, "best": -1.0, "best_epoch": -1, "best_acc": {}, "time_s": 0.0}
     resume_path = out / RESUME_FILE
@@ -255,19 +269,21 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
                              f"not {cfg.name!r}")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
         scaler.load_state_dict(saved["scaler"])
         state = saved["state"]
-        torch.set_rng_state(saved["rng"].cpu())
+        if d.main:  # the other ranks keep their own seeds, so their augmentations differ
+            torch.set_rng_state(saved["rng"].cpu())
     net = DistributedDataParallel(model, device_ids=[d.device.index] if cuda else None) if d.world > 1 else model
 
     sampler = DistributedSampler(splits.train, shuffle=True, seed=args.seed) if d.world > 1 else None
     train_data = loader(splits.train, args.batch_size, shuffle=True, workers=workers, cuda=cuda,
                         seed=args.seed + state["epoch"], sampler=sampler)
+    evals = {name: eval_loader(ds, d, args.batch_size * 2, workers)
+             for name, ds in (("val", splits.val), ("test", splits.test)) if ds is not None}
     if d.main:
         print(f"{cfg.name} on {splits.trained_on}: {len(splits.train)} train"
               f"{f', {len(splits.val)} val' if splits.val is not None else ''}, {len(splits.test)} test samples; "
-              f"input {splits.train[0][0].shape[0]} x {list(splits.train[0][0].shape[1:])}"
+              f"input [T={cfg.T}, {cfg.in_channels}, {cfg.input_size[0]}, {cfg.input_size[1]}]"
               f" ({window.describe(cfg.T) if splits.events else 'static image repeated over T'}); "
               f"augment {augment.to_meta() if augment else 'off'}; {machine(d)}; amp {amp}; protocol: {protocol}",
               flush=True)
@@ -275,17 +291,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     summary = {}
     for epoch in range(state["epoch"], args.epochs):
         t0 = time.perf_counter()
+        lr = cosine_lr(args.lr, epoch, args.epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         if sampler is not None:
             sampler.set_epoch(epoch)
         stats = train_epoch(net, train_data, optimizer, scaler, d, amp, cfg.n_classes, idle, args.limit_batches,
                             f"epoch {epoch + 1}/{args.epochs}")
-        scheduler.step()
         last_epoch = epoch + 1 == args.epochs
         if (epoch + 1) % args.eval_every == 0 or last_epoch:
-            eval_batch = args.batch_size * 2
-            if splits.val is not None:
-                stats["val_acc"] = evaluate_split(model, splits.val, d, amp, idle, eval_batch, workers, "val")
-            stats["test_acc"] = evaluate_split(model, splits.test, d, amp, idle, eval_batch, workers, "test")
+            for name, data in evals.items():
+                stats[f"{name}_acc"] = evaluate_split(model, data, d, amp, idle, name)
         state["time_s"] += time.perf_counter() - t0
         state["epoch"] = epoch + 1
         pick = stats.get("val_acc" if splits.val is not None else "test_acc")
@@ -293,7 +309,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         if improved:
             state.update(best=pick, best_epoch=epoch + 1,
                          best_acc={k: stats[k] for k in ("train_acc", "val_acc", "test_acc") if k in stats})
-        summary = {"epoch": epoch + 1, "lr": scheduler.get_last_lr()[0], **stats, "best_epoch": state["best_epoch"]}
+        summary = {"epoch": epoch + 1, "lr": lr, **stats, "best_epoch": state["best_epoch"]}
         if d.main:
             print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in summary.items()}), flush=True)
             with open(out / "log.jsonl", "a") as f:
@@ -321,7 +337,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             save_checkpoint(out / "last.pt", model, cfg, meta)
             tmp = resume_path.with_name(RESUME_FILE + ".tmp")
             torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "state": state,
+                        "scaler": scaler.state_dict(), "state": state,
                         "rng": torch.get_rng_state()}, tmp)
             os.replace(tmp, resume_path)
     if d.main:

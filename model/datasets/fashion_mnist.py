@@ -33,10 +33,11 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise SourceError(f"{path}: cannot read idx file: {err}") from None
     if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in _IDX_TYPES or data[3] == 0:
         raise SourceError(f"{path}: not an idx file (bad magic {data[:4].hex()})")
-    ndim = data[3]
-    dims = np.frombuffer(data, dtype=">u4", count=ndim, offset=4).astype(np.int64) if len(data) >= 4 + 4 * ndim else None
-    dtype = np.dtype(_IDX_TYPES[data[2]])
-    if dims is None or len(data) != 4 + 4 * ndim + int(np.prod(dims)) * dtype.itemsize:
+    ndim, dtype = data[3], np.dtype(_IDX_TYPES[data[2]])
+    if len(data) < 4 + 4 * ndim:
+        raise SourceError(f"{path}: idx file shorter than its header")
+    dims = np.frombuffer(data, dtype=">u4", count=ndim, offset=4).astype(np.int64)
+    if len(data) != 4 + 4 * ndim + int(np.prod(dims)) * dtype.itemsize:
         raise SourceError(f"{path}: idx file size does not match its header")
     return np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim).reshape(tuple(dims))
 

@@ -1,0 +1,125 @@
+"""Every figure of the event-source foundation from one run: readers, recorder, noise filter,
+binning (each against its baseline, measured in the same run) and the replay pipeline.
+
+Run from the repository root: ``.venv/bin/python -m benchmarks.foundation`` (``make bench``).
+"""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from app.events import make_events
+from app.frames import events_to_frames
+from app.geometry import Geometry
+from app.noise import NoiseFilter
+from app.sources.aedat4 import Aedat4Source
+from app.sources.recorder import Recorder, write_aedat4
+from app.window import SlidingWindow
+from benchmarks.binning import bench_binning
+from benchmarks.readers import _best_seconds, _row, bench_aedat_readers
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def davis_stream(n: int, seconds: float, seed: int = 0) -> np.ndarray:
+    """A DAVIS346-sized stream of ``n`` events over ``seconds``."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.integers(0, int(seconds * 1e6), n))
+    return make_events(t, rng.integers(0, 346, n), rng.integers(0, 260, n), rng.integers(0, 2, n))
+
+
+def bench_dv_io(tmp: Path, n: int = 2_000_000) -> list[dict]:
+    """AEDAT4 read (ours vs raw dv-processing), Recorder write, noise filters (conversions included)."""
+    import dv_processing as dv
+
+    ev = davis_stream(n, 2.0)
+    path = tmp / "bench.aedat4"
+    rows = [_row("write_aedat4 (one array, DAVIS346)", n, _best_seconds(lambda: write_aedat4(path, ev, 346, 260), 2))]
+
+    def record() -> None:
+        with Recorder(tmp / "rec.aedat4", 346, 260) as rec:
+            for i in range(0, n, 100_000):
+                rec.write(ev[i:i + 100_000])
+
+    (tmp / "rec.aedat4").unlink(missing_ok=True)
+    rows.append(_row("Recorder.write, 100k-event batches", n, _best_seconds(record, 1)))
+
+    def raw() -> np.ndarray:
+        rec = dv.io.MonoCameraRecording(str(path))
+        t0, t1 = rec.getTimeRange()
+        return rec.getEventsTimeRange(t0, t1 + 1).numpy()
+
+    t_raw = _best_seconds(raw, 3)
+    t_ours = _best_seconds(lambda: Aedat4Source(path).read_all(), 3)
+    rows.append(_row("dv-processing MonoCameraRecording, read all", n, t_raw))
+    rows.append(_row("Aedat4Source open + read_all", n, t_ours, ratio_vs_dv=t_raw / t_ours))
+    src = Aedat4Source(path)
+    rows.append(_row("Aedat4Source.batches(), 10 ms batches", n, _best_seconds(lambda: sum(map(len, src.batches())), 3)))
+    for kind in ("background_activity", "fast_decay"):
+
+        def filt() -> None:
+            f = NoiseFilter(kind, 346, 260)
+            for i in range(0, n, 10_000):
+                f(ev[i:i + 10_000])
+
+        rows.append(_row(f"NoiseFilter {kind}, 10k batches (incl. numpy<->EventStore)", n, _best_seconds(filt, 1)))
+    return rows
+
+
+def bench_replay(tmp: Path, n: int = 3_000_000, seconds: float = 10.0, T: int = 16, size: int = 64) -> list[dict]:
+    """The replay data path as fast as possible: AEDAT4 file -> 10 ms batches -> geometry ->
+    sliding window (1 s, 100 ms hop) -> frames [T, 2, size, size] for every window."""
+    path = tmp / "replay.aedat4"
+    write_aedat4(path, davis_stream(n, seconds, seed=3), 346, 260)
+    out = np.empty((T, 2, size, size), dtype=np.float32)
+
+    def run() -> int:
+        src = Aedat4Source(path)
+        geo = Geometry(src.width, src.height, size)
+        win = SlidingWindow(duration_us=1_000_000, hop_us=100_000)
+        windows = 0
+        for batch in src.batches():
+            for w in win.push(geo.apply(batch)):
+                events_to_frames(w.events, T, size, size, out=out)
+                windows += 1
+        return windows
+
+    windows = run()
+    s = _best_seconds(run, 2)
+    return [_row(f"replay pipeline AEDAT4 346x260 -> {size}x{size}, {windows} windows of T={T}", n, s,
+                 realtime_factor=seconds / s)]
+
+
+def main() -> None:
+    print(f"machine: {machine()}")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        rows = bench_aedat_readers(tmp) + bench_dv_io(tmp) + bench_binning(sizes=(1_000_000, 10_000_000)) + bench_replay(tmp)
+    print(f"{'benchmark':<96} {'events':>10} {'ms':>9} {'M ev/s':>8}  notes")
+    for r in rows:
+        notes = ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in r.items() if k not in ("name", "events", "seconds", "events_per_s"))
+        print(f"{r['name']:<96} {r['events']:>10} {r['seconds'] * 1e3:>9.2f} {r['events_per_s'] / 1e6:>8.1f}  {notes}")
+    print(f"total {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
