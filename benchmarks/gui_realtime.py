@@ -39,7 +39,7 @@ def untrained_engine(config: str):
 
 def synthetic_source(seconds: float = 10.0):
     from app.sources.base import ArraySource
-    from tests.test_gui import rotating_bar
+    from tests.fixtures import rotating_bar
 
     return ArraySource(rotating_bar(int(seconds * 1e6), rate=150_000), 128, 128, name="synthetic rotating bar")
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_gui import ROOT, colour_pixels, tiny_config, write_checkpoint, write_recording
+from tests.fixtures import ROOT, tiny_config, write_checkpoint, write_recording
+from tests.test_gui import colour_pixels
 
 ARTIFACTS = ROOT / "test-artifacts"
 

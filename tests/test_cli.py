@@ -1,0 +1,154 @@
+"""The command line others script against: ``inspect``, ``classify``, ``record``, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.sources.aedat4 import Aedat4Source
+from app.sources.labels import CLASS_NAMES
+from app.sources.recorder import write_aedat4
+from tests.fixtures import ROOT, TRUTH, rotating_bar, tiny_config, write_checkpoint, write_recording
+from tests.writers import synthetic_events, write_aedat2, write_aedat3
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    ev = synthetic_events(20_000, 128, 128, span_us=2_000_000, seed=4)
+    write_aedat4(d / "a.aedat4", ev, 128, 128, camera="DVXplorer_test")
+    return {
+        "events": ev,
+        "aedat4": d / "a.aedat4",
+        "aedat3.1": write_aedat3(d / "b.aedat", ev),
+        "aedat2": write_aedat2(d / "c.aedat", synthetic_events(20_000, 240, 180, seed=5), width=240, height=180),
+        "recording": write_recording(d / "bar.aedat4"),
+        "model": write_checkpoint(d / "tiny.pt", tiny_config("tiny", (1, 2)), 0, "untrained (test)"),
+        "dir": d,
+    }
+
+
+@pytest.mark.parametrize("fmt", ["aedat4", "aedat3.1", "aedat2"])
+def test_inspect_prints_one_json_object(capsys, files, fmt):
+    code, out, err = run(capsys, "inspect", str(files[fmt]))
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["format"] == fmt
+    assert info["events"] == 20_000
+    if fmt == "aedat2":
+        assert (info["width"], info["height"]) == (240, 180)
+    else:
+        ev = files["events"]
+        assert (info["width"], info["height"]) == (128, 128)
+        assert info["duration_s"] == pytest.approx((ev["timestamp"][-1] - ev["timestamp"][0]) / 1e6)
+        assert info["on_fraction"] == pytest.approx(ev["polarity"].mean(), abs=1e-6)
+    if fmt == "aedat4":
+        assert info["camera"] == "DVXplorer_test"
+
+
+@pytest.mark.parametrize(
+    "name, events, width, height, camera, duration, on",
+    [
+        ("davis346_aestream.aedat4", 117_667, 346, 260, "DAVIS346_00000104", 0.130, 0.615),
+        ("davis346_aedat.aedat4", 78_830, 346, 260, "DAVIS346_00000002", 2.360, 0.523),
+        ("davis240_translboxes_aedat2.aedat", 162_771, 240, 180, None, 2.07, None),
+        ("davis240_rotdisk_aedat2.aedat", 374_296, 240, 180, None, 3.17, None),
+    ],
+)
+def test_inspect_real_recordings(capsys, shared_data, name, events, width, height, camera, duration, on):
+    code, out, err = run(capsys, "inspect", str(shared_data / "real" / name))
+    assert code == 0, err
+    info = json.loads(out)
+    assert (info["events"], info["width"], info["height"]) == (events, width, height)
+    assert info["duration_s"] == pytest.approx(duration, abs=0.006)
+    if camera:
+        assert info["camera"] == camera
+    if on:
+        assert info["on_fraction"] == pytest.approx(on, abs=0.0006)
+
+
+def test_bad_inputs_exit_non_zero_with_one_line(capsys, files, shared_data, tmp_path):
+    noise = tmp_path / "noise.aedat4"
+    noise.write_bytes(np.random.default_rng(0).bytes(5000))
+    empty = tmp_path / "empty.aedat"
+    empty.write_bytes(b"")
+    cases = [tmp_path / "missing.aedat4", tmp_path, noise, empty, shared_data / "real" / "frames_only_gray16.aedat4"]
+    for path in cases:
+        code, out, err = run(capsys, "inspect", str(path))
+        assert code == 2 and out == ""
+        assert err.startswith("error: ") and err.count("\n") == 1 and path.name in err, err
+
+
+def test_truncated_file_recovers_events_and_warns(capsys, files, tmp_path):
+    data = files["aedat3.1"].read_bytes()
+    cut = tmp_path / "cut.aedat"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    code, out, err = run(capsys, "inspect", str(cut))
+    assert code == 0
+    assert 0 < json.loads(out)["events"] < 20_000
+    assert "warning:" in err and "truncated" in err
+
+
+def test_main_py_exit_status_from_a_real_process(tmp_path):
+    proc = subprocess.run([sys.executable, "main.py", "inspect", str(tmp_path / "nope.aedat")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "nope.aedat" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_classify_prints_a_json_line_per_window_with_truth(capsys, files):
+    code, out, err = run(capsys, "classify", str(files["recording"]), "--model", str(files["model"]), "--device", "cpu")
+    assert code == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert len(lines) >= 25  # 3 s recording, 100 ms hop
+    for line in lines:
+        assert set(line) == {"t_end_us", "label", "index", "confidence", "rates", "latency_ms", "truth", "truth_index"}
+        assert len(line["rates"]) == len(CLASS_NAMES) and line["latency_ms"] >= 0
+        assert line["label"] == (CLASS_NAMES[line["index"]] if line["index"] >= 0 else "no gesture")
+    t_end = np.array([x["t_end_us"] for x in lines])
+    assert np.all(np.diff(t_end) == 100_000), "every window, in order, one hop apart"
+    truth = {x["t_end_us"]: x["truth_index"] for x in lines}
+    assert truth[t_end[t_end > 1_000_000][0]] == TRUTH and truth[t_end[-1]] == -1
+
+
+def test_classify_whole_is_one_line(capsys, files):
+    code, out, err = run(capsys, "classify", str(files["aedat3.1"]), "--model", str(files["model"]), "--whole")
+    assert code == 0, err
+    (line,) = out.splitlines()
+    data = json.loads(line)
+    assert data["index"] == int(np.argmax(data["rates"])) and data["t_end_us"] == int(files["events"]["timestamp"][-1])
+
+
+def test_classify_bad_model_or_device_is_one_line(capsys, files, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    for argv, needle in (
+        (["--model", str(bad)], "bad.pt"),
+        (["--model", "no_such_model"], "unknown model"),
+        (["--model", str(files["model"]), "--device", "cuda:7"], "cuda:7"),
+    ):
+        code, out, err = run(capsys, "classify", str(files["recording"]), *argv)
+        assert code == 2 and out == "" and err.count("\n") == 1 and needle in err, err
+
+
+def test_record_writes_a_readable_aedat4_copy(capsys, files):
+    out_path = files["dir"] / "copy.aedat4"
+    code, _, err = run(capsys, "record", str(files["aedat2"]), str(out_path))
+    assert code == 0, err
+    src = Aedat4Source(out_path)
+    got = src.read_all()
+    assert (src.width, src.height) == (240, 180) and len(got) == 20_000
+    code, _, err = run(capsys, "record", str(files["aedat2"]), str(out_path))
+    assert code == 2 and "already exists" in err
