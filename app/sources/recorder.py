@@ -57,7 +57,8 @@ class Recorder:
     the file stays in time order, as the recording of what was seen.
     """
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int, camera: str | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, width: int, height: int, camera: str | None = None,
+                 compression: str = "zstd") -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"sensor size must be positive, not {width}x{height}")
         self.path = Path(path)
@@ -71,6 +72,11 @@ class Recorder:
         self.width, self.height = int(width), int(height)
         self.camera = camera or "gesture-app"
         config = dv.io.MonoCameraWriter.EventOnlyConfig(self.camera, (self.width, self.height))
+        try:
+            # zstd: about 30 % smaller than dv-processing's default lz4 and still > 10 M events/s
+            config.compression = getattr(dv.CompressionType, compression.upper())
+        except AttributeError:
+            raise ValueError(f"compression must be one of lz4, lz4_high, zstd, zstd_high, none; not {compression!r}") from None
         try:
             self._writer: dv.io.MonoCameraWriter | None = dv.io.MonoCameraWriter(str(self.path), config)
         except RuntimeError as exc:
@@ -138,8 +144,9 @@ def record(batches: Iterable[np.ndarray], recorder: Recorder) -> Iterator[np.nda
 
 
 def write_aedat4(
-    path: str | os.PathLike, events: np.ndarray, width: int, height: int, camera: str | None = None
+    path: str | os.PathLike, events: np.ndarray, width: int, height: int, camera: str | None = None,
+    compression: str = "zstd",
 ) -> None:
     """Write ``events`` (EVENT_DTYPE, time-sorted) as one AEDAT4 file."""
-    with Recorder(path, width, height, camera) as rec:
+    with Recorder(path, width, height, camera, compression) as rec:
         rec.write(events)

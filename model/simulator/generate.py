@@ -166,19 +166,20 @@ def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, 
         list(pool.map(_write_one, todo, chunksize=2))
 
 
-def write_demos(folder: str | Path, seed: int = 0, n: int = 3) -> list[Path]:
+def write_demos(folder: str | Path, seed: int = 0, n: int = 2) -> list[Path]:
     """Write ``n`` AEDAT4 demo recordings (a few gestures with idle pauses) and their label files."""
     from app.sources.recorder import write_aedat4
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    order = np.random.default_rng(seed).permutation(len(CLASS_NAMES))
+    order = np.concatenate([order] * (1 + 3 * n // len(CLASS_NAMES)))
     paths = []
     for i in range(n):
-        classes = rng.choice(len(CLASS_NAMES), size=3, replace=False).tolist()
-        events, timeline = generate_sequence(classes, seed=seed * 1000 + i, gesture_s=(2.5, 4.0))
+        classes = order[3 * i: 3 * i + 3].tolist()
+        events, timeline = generate_sequence(classes, seed=seed * 1000 + i, gesture_s=(2.0, 2.5), pause_s=(1.0, 1.5))
         path = folder / f"synthetic_demo_{i + 1}.aedat4"
-        write_aedat4(path, events, SIZE, SIZE, camera="DVS128_synthetic")
+        write_aedat4(path, events, SIZE, SIZE, camera="DVS128_synthetic", compression="zstd_high")
         timeline.to_csv(path.with_name(path.stem + "_labels.csv"))
         paths.append(path)
     return paths
@@ -187,7 +188,7 @@ def write_demos(folder: str | Path, seed: int = 0, n: int = 3) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--demo", metavar="FOLDER", help="write AEDAT4 demo recordings with label files here")
-    ap.add_argument("--n-demos", type=int, default=3, help="number of demo recordings")
+    ap.add_argument("--n-demos", type=int, default=2, help="number of demo recordings")
     ap.add_argument("--dataset", metavar="FOLDER", help="write a training set: FOLDER/train and FOLDER/test")
     ap.add_argument("--n-per-class", type=int, default=10, help="training samples per class (and idle)")
     ap.add_argument("--n-test-per-class", type=int, default=4, help="test samples per class (and idle)")
