@@ -13,12 +13,16 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# Qt's X11 plugin needs these on a bare Debian; xvfb gives tests and display-less runs a screen.
+# Qt's X11 plugin needs these on a bare Debian; Xvfb gives the GUI tests a real X server.
+# Installed when missing and we are root (CI, containers); otherwise a hint is printed.
+SYSDEPS := xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libegl1 libxkbcommon-x11-0
 sysdeps:
-	@dpkg -s xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libegl1 libxkbcommon-x11-0 >/dev/null 2>&1 || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libegl1 libxkbcommon-x11-0 >/dev/null; }
+	@dpkg -s $(SYSDEPS) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSDEPS) >/dev/null; \
+	  else echo "note: for the Qt window and the GUI tests install: sudo apt-get install $(SYSDEPS)"; fi; }
 
-run: setup
+run: setup sysdeps
 	$(BIN)/python main.py
 
 test: setup sysdeps
