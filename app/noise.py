@@ -27,7 +27,7 @@ import dv_processing as dv
 import numpy as np
 
 from app.events import as_events, empty_events
-from app.sources.recorder import to_event_store
+from app.sources.dv import to_event_store
 
 
 def _background_activity(resolution, duration_us: int = 2000):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from app.events import make_events
-from app.sources.aedat3 import Aedat3Source, read_aedat3, sensor_size
+from app.sources.aedat3 import Aedat3Source, read_aedat3
+from app.sources.aedat_common import sensor_size
 from app.sources.errors import SourceError
 from tests.writers import (
     AEDAT3_HEADER,

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from app.events import EVENT_DTYPE, make_events, on_fraction
-from app.sources.aedat4 import Aedat4Source, dv_error_message
+from app.sources.aedat4 import Aedat4Source
+from app.sources.dv import dv_error_message
 from app.sources.errors import SourceError
 
 W, H = 128, 96

@@ -19,7 +19,7 @@ import pytest
 from app.events import EVENT_DTYPE, make_events
 from app.sources.camera import CameraSource, list_cameras
 from app.sources.errors import SourceError, StreamEnded
-from app.sources.recorder import to_event_store
+from app.sources.dv import to_event_store
 
 
 def test_real_discover_finds_no_camera_and_says_so():

@@ -29,7 +29,7 @@ import sys, time
 import dv_processing as dv
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_network import batch
-from app.sources.recorder import to_event_store
+from app.sources.dv import to_event_store
 port, count = int(sys.argv[1]), int(sys.argv[2])
 stream = dv.io.Stream.EventStream(0, "events", {CAMERA!r}, ({W}, {H}))
 writer = dv.io.NetworkWriter("127.0.0.1", port, stream)

@@ -16,7 +16,8 @@ from app.events import make_events
 from app.sources.aedat4 import Aedat4Source
 from app.sources.base import ArraySource
 from app.sources.errors import SourceError
-from app.sources.recorder import Recorder, record, to_event_store, write_aedat4
+from app.sources.dv import to_event_store
+from app.sources.recorder import Recorder, record, write_aedat4
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_000_000

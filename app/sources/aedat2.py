@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from app.events import empty_events
-from app.sources.aedat3 import check_inside, check_magic, read_file_bytes, sensor_size
+from app.sources.aedat_common import check_inside, check_magic, read_file_bytes, sensor_size
 from app.sources.base import ArraySource
 from app.sources.errors import SourceError
 

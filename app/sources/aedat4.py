@@ -26,21 +26,11 @@ import numpy as np
 
 from app.events import as_events, empty_events
 from app.sources.base import FileSource
+from app.sources.dv import dv_error_message
 from app.sources.errors import SourceError
 
 _MAGIC = b"#!AER-DAT4.0\r\n"
 _TRUNCATED = "FileDataTable set but not present"
-
-
-def dv_error_message(exc: BaseException) -> str:
-    """The useful line of a dv-processing exception (which carries a C++ location and a stack).
-
-    >>> dv_error_message(RuntimeError("/x.hpp(3): f()\\nFileError: no file\\nStacktrace:\\n 0# ..."))
-    'FileError: no file'
-    """
-    lines = [ln.strip() for ln in str(exc).split("Stacktrace")[0].splitlines() if ln.strip()]
-    useful = [ln for ln in lines if not ln.startswith("/")] or lines or [type(exc).__name__]
-    return " ".join(useful).replace(" - Error info:", ";")
 
 
 def _data_table_offset(path: Path) -> int | None:

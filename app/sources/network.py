@@ -23,7 +23,7 @@ import dv_processing as dv
 import numpy as np
 
 from app.events import as_events
-from app.sources.aedat4 import dv_error_message
+from app.sources.dv import dv_error_message
 from app.sources.base import Source
 from app.sources.errors import SourceError, StreamEnded
 

@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import collections
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,25 +25,10 @@ import dv_processing as dv
 import numpy as np
 
 from app.events import EVENT_DTYPE
-from app.sources.aedat4 import dv_error_message
+from app.sources.dv import dv_error_message, to_event_store
 from app.sources.errors import SourceError
 
 _STORE_CHUNK = 1 << 20
-
-
-def to_event_store(events: np.ndarray) -> dv.EventStore:
-    """An EventStore holding ``events`` (EVENT_DTYPE, timestamps non-decreasing)."""
-    if len(events) > 1 and np.any(np.diff(events["timestamp"]) < 0):
-        raise ValueError("event timestamps must be non-decreasing")
-    store = dv.EventStore()
-    columns = (
-        events["timestamp"].tolist(),
-        events["x"].tolist(),
-        events["y"].tolist(),
-        (events["polarity"] != 0).tolist(),
-    )
-    collections.deque(map(store.push_back, zip(*columns)), maxlen=0)
-    return store
 
 
 class Recorder:
