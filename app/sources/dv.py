@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import collections
+import threading
+import time
+from abc import abstractmethod
+from collections.abc import Iterator
 
 import dv_processing as dv
 import numpy as np
+
+from app.events import as_events
+from app.sources.base import Source
+from app.sources.errors import StreamEnded
 
 
 def dv_error_message(exc: BaseException) -> str:
@@ -32,3 +40,49 @@ def to_event_store(events: np.ndarray) -> dv.EventStore:
     )
     collections.deque(map(store.push_back, zip(*columns)), maxlen=0)
     return store
+
+
+class PolledSource(Source):
+    """A live dv-processing input (a camera or a network reader) polled for event batches.
+
+    Subclasses open the input into ``self._device`` and say in :meth:`_poll` how to get its
+    next EventStore. When the input stops, :meth:`batches` returns and ``end_reason`` holds
+    a :class:`StreamEnded` saying why; :meth:`close` works from any thread.
+    """
+
+    is_live = True
+    idle_sleep_s = 0.001
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._device = None
+        self.end_reason: StreamEnded | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def _poll(self, device) -> "dv.EventStore | None":
+        """The device's next EventStore (None when nothing is new); raise StreamEnded when it stopped."""
+
+    def batches(self) -> Iterator[np.ndarray]:
+        self._stop.clear()
+        while not self._stop.is_set():
+            try:
+                with self._lock:
+                    if self._device is None:
+                        return
+                    store = self._poll(self._device)
+            except StreamEnded as ended:
+                self.end_reason = ended
+                self.close()
+                return
+            if store is None or len(store) == 0:
+                time.sleep(self.idle_sleep_s)
+                continue
+            yield as_events(store.numpy())
+
+    def close(self) -> None:
+        """Stop streaming and release the input (closing a reader before its writer avoids a deadlock)."""
+        self._stop.set()
+        with self._lock:
+            self._device = None

@@ -15,19 +15,13 @@ Example::
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import dv_processing as dv
-import numpy as np
 
-from app.events import as_events
-from app.sources.dv import dv_error_message
-from app.sources.base import Source
+from app.sources.dv import PolledSource, dv_error_message
 from app.sources.errors import SourceError, StreamEnded
 
-IDLE_SLEEP_S = 0.001
 _HEADER_ID = b"IOHE"  # identifier of the header a DV server sends first (after size and root offset)
 
 
@@ -53,14 +47,12 @@ def _probe(host: str, port: int, timeout_s: float) -> None:
         raise SourceError(f"DV stream {where}: the server does not speak the DV (AEDAT4) stream protocol")
 
 
-class NetworkSource(Source):
+class NetworkSource(PolledSource):
     """Events from a DV TCP stream server at ``host:port``.
 
     When the server goes away the stream ends: :meth:`batches` returns and ``end_reason``
     holds a :class:`StreamEnded` saying why.
     """
-
-    is_live = True
 
     def __init__(self, host: str, port: int, timeout_s: float = 3.0) -> None:
         super().__init__()
@@ -68,51 +60,23 @@ class NetworkSource(Source):
         self.name = f"{host}:{self.port}"
         _probe(host, self.port, timeout_s)
         try:
-            self._reader: dv.io.NetworkReader | None = dv.io.NetworkReader(host, self.port)
+            reader = dv.io.NetworkReader(host, self.port)
         except RuntimeError as exc:
             raise SourceError(f"DV stream {self.name}: cannot connect ({dv_error_message(exc)})") from None
-        resolution = self._reader.getEventResolution() if self._reader.isEventStreamAvailable() else None
+        resolution = reader.getEventResolution() if reader.isEventStreamAvailable() else None
         if resolution is None:
-            kind = self._reader.getStreamDefinition().getTypeDescription() or "another data type"
-            self._reader = None
+            kind = reader.getStreamDefinition().getTypeDescription() or "another data type"
+            del reader
             raise SourceError(f"DV stream {self.name}: sends {kind}, not events")
         self.width, self.height = int(resolution[0]), int(resolution[1])
-        self.camera = self._reader.getCameraName() or None
-        self.end_reason: StreamEnded | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self.camera = reader.getCameraName() or None
+        self._device = reader
 
-    def _next(self):
-        """The next EventStore or None; raises StreamEnded when the connection is gone."""
-        with self._lock:
-            if self._reader is None:
-                return None
-            try:
-                store = self._reader.getNextEventBatch()
-                if store is None and not self._reader.isRunning():
-                    raise StreamEnded(f"DV stream {self.name}: the server closed the connection")
-                return store
-            except RuntimeError as exc:
-                raise StreamEnded(f"DV stream {self.name}: {dv_error_message(exc)}") from None
-
-    def batches(self) -> Iterator[np.ndarray]:
-        self._stop.clear()
-        while not self._stop.is_set():
-            try:
-                store = self._next()
-            except StreamEnded as ended:
-                self.end_reason = ended
-                self.close()
-                return
-            if self._reader is None:
-                return
-            if store is None or len(store) == 0:
-                time.sleep(IDLE_SLEEP_S)
-                continue
-            yield as_events(store.numpy())
-
-    def close(self) -> None:
-        """Stop streaming and disconnect (always close readers before their writer)."""
-        self._stop.set()
-        with self._lock:
-            self._reader = None
+    def _poll(self, reader):
+        try:
+            store = reader.getNextEventBatch()
+            if store is None and not reader.isRunning():
+                raise StreamEnded(f"DV stream {self.name}: the server closed the connection")
+            return store
+        except RuntimeError as exc:
+            raise StreamEnded(f"DV stream {self.name}: {dv_error_message(exc)}") from None
