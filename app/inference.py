@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.frames import events_to_frames
+from app.frames import batch_frames, events_to_frames
 from model.checkpoint import load_checkpoint
 from model.zoo import resolve_model
 
@@ -117,23 +117,23 @@ class InferenceEngine:
     def infer(self, windows: list[np.ndarray]) -> list[ModelResult]:
         """Classify a batch of windows (event arrays in model coordinates)."""
         h, w = self.cfg.input_size
-        batch = np.empty((len(windows), self.T, 2, h, w), dtype=np.float32)
-        for i, ev in enumerate(windows):
-            batch[i] = self.frames(ev)
-        return self.infer_frames(batch)
+        return self._run(torch.from_numpy(batch_frames(windows, self.T, h, w, self.split_by)))
 
     def infer_frames(self, batch: np.ndarray) -> list[ModelResult]:
         """Classify ready-made frames [N, T, 2, H, W]."""
-        x = torch.from_numpy(batch).to(self.device, non_blocking=True).transpose(0, 1)
+        return self._run(torch.from_numpy(batch).transpose(0, 1))
+
+    def _run(self, x: torch.Tensor) -> list[ModelResult]:
+        """Forward frames [T, N, 2, H, W] and split the outputs per window."""
+        x = x.to(self.device, non_blocking=True)
         with self._lock, torch.inference_mode(), torch.autocast(self.device.type, torch.float16, enabled=self.half):
             out = self._fn(x)
         if not self.record:
-            rates = out.float().cpu().numpy()
-            return [ModelResult(r, [], []) for r in rates]
+            return [ModelResult(r, [], []) for r in out.float().cpu().numpy()]
         rates = out.rates.float().cpu().numpy()
         gates = [g.float().cpu().numpy() for g in out.gates]
         maps = [m.float().cpu().numpy() for m in out.spike_maps]
-        return [ModelResult(rates[i], [g[i] for g in gates], [m[i] for m in maps]) for i in range(len(batch))]
+        return [ModelResult(rates[i], [g[i] for g in gates], [m[i] for m in maps]) for i in range(len(rates))]
 
     def start_compile(self, on_done=None) -> threading.Thread:
         """Compile a copy of the model off the caller's thread; swap it in once warmed up.

@@ -18,16 +18,7 @@ from app.events import make_events
 from app.frames import events_to_frames
 from app.geometry import Geometry
 from app.window import SlidingWindow
-
-
-def _best_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest wall time of ``repeats`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from benchmarks.common import best_seconds, row
 
 
 def _best_interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -39,10 +30,6 @@ def _best_interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dic
             fn()
             best[name] = min(best[name], time.perf_counter() - t0)
     return best
-
-
-def _row(name: str, events: int, seconds: float, **extra) -> dict:
-    return {"name": name, "events": events, "seconds": seconds, "events_per_s": events / seconds, **extra}
 
 
 def _events(n: int, width: int, height: int, span_us: int, seed: int = 0) -> np.ndarray:
@@ -84,9 +71,9 @@ def bench_binning(
             )
             ours, sj_fields, sj_contig = best["ours"], best["sj_fields"], best["sj_contig"]
             tag = f"T={T} {side}x{side} {split_by}"
-            rows.append(_row(f"ours events_to_frames {tag}", n, ours, vs_sj_fields=sj_fields / ours, vs_sj_contiguous=sj_contig / ours))
-            rows.append(_row(f"spikingjelly, EVENT_DTYPE fields {tag}", n, sj_fields))
-            rows.append(_row(f"spikingjelly, contiguous arrays {tag}", n, sj_contig))
+            rows.append(row(f"ours events_to_frames {tag}", n, ours, vs_sj_fields=sj_fields / ours, vs_sj_contiguous=sj_contig / ours))
+            rows.append(row(f"spikingjelly, EVENT_DTYPE fields {tag}", n, sj_fields))
+            rows.append(row(f"spikingjelly, contiguous arrays {tag}", n, sj_contig))
 
     n = int(stream_rate * stream_s)
     ev = _events(n, side, side, int(stream_s * 1e6), seed=1)
@@ -106,12 +93,12 @@ def bench_binning(
     windows = run(False)
     tag = f"{stream_rate / 1e6:g} M ev/s, {window_us // 1000} ms window, {hop_us // 1000} ms hop, {batch_us // 1000} ms batches"
     for bin_windows, name in ((False, "push only"), (True, f"push + bin T={T} every window")):
-        s = _best_seconds(lambda: run(bin_windows), max(1, repeats // 2))
-        rows.append(_row(f"SlidingWindow {name} ({tag})", n, s, windows=windows, realtime_factor=stream_s / s))
+        s = best_seconds(lambda: run(bin_windows), max(1, repeats // 2))
+        rows.append(row(f"SlidingWindow {name} ({tag})", n, s, windows=windows, realtime_factor=stream_s / s))
 
     davis = _events(1_000_000, 346, 260, 1_000_000, seed=2)
     geo = Geometry(346, 260, side)
-    rows.append(_row(f"Geometry.apply 346x260 -> {side}", len(davis), _best_seconds(lambda: geo.apply(davis), repeats)))
+    rows.append(row(f"Geometry.apply 346x260 -> {side}", len(davis), best_seconds(lambda: geo.apply(davis), repeats)))
     return rows
 
 

@@ -21,7 +21,8 @@ from app.sources.aedat4 import Aedat4Source
 from app.sources.recorder import Recorder, write_aedat4
 from app.window import SlidingWindow
 from benchmarks.binning import bench_binning
-from benchmarks.readers import _best_seconds, _row, bench_aedat_readers
+from benchmarks.common import best_seconds, row
+from benchmarks.readers import bench_aedat_readers
 
 
 def machine() -> str:
@@ -51,7 +52,7 @@ def bench_dv_io(tmp: Path, n: int = 2_000_000) -> list[dict]:
 
     ev = davis_stream(n, 2.0)
     path = tmp / "bench.aedat4"
-    rows = [_row("write_aedat4 (one array, DAVIS346)", n, _best_seconds(lambda: write_aedat4(path, ev, 346, 260), 2))]
+    rows = [row("write_aedat4 (one array, DAVIS346)", n, best_seconds(lambda: write_aedat4(path, ev, 346, 260), 2))]
 
     def record() -> None:
         with Recorder(tmp / "rec.aedat4", 346, 260) as rec:
@@ -59,19 +60,19 @@ def bench_dv_io(tmp: Path, n: int = 2_000_000) -> list[dict]:
                 rec.write(ev[i:i + 100_000])
 
     (tmp / "rec.aedat4").unlink(missing_ok=True)
-    rows.append(_row("Recorder.write, 100k-event batches", n, _best_seconds(record, 1)))
+    rows.append(row("Recorder.write, 100k-event batches", n, best_seconds(record, 1)))
 
     def raw() -> np.ndarray:
         rec = dv.io.MonoCameraRecording(str(path))
         t0, t1 = rec.getTimeRange()
         return rec.getEventsTimeRange(t0, t1 + 1).numpy()
 
-    t_raw = _best_seconds(raw, 3)
-    t_ours = _best_seconds(lambda: Aedat4Source(path).read_all(), 3)
-    rows.append(_row("dv-processing MonoCameraRecording, read all", n, t_raw))
-    rows.append(_row("Aedat4Source open + read_all", n, t_ours, ratio_vs_dv=t_raw / t_ours))
+    t_raw = best_seconds(raw, 3)
+    t_ours = best_seconds(lambda: Aedat4Source(path).read_all(), 3)
+    rows.append(row("dv-processing MonoCameraRecording, read all", n, t_raw))
+    rows.append(row("Aedat4Source open + read_all", n, t_ours, ratio_vs_dv=t_raw / t_ours))
     src = Aedat4Source(path)
-    rows.append(_row("Aedat4Source.batches(), 10 ms batches", n, _best_seconds(lambda: sum(map(len, src.batches())), 3)))
+    rows.append(row("Aedat4Source.batches(), 10 ms batches", n, best_seconds(lambda: sum(map(len, src.batches())), 3)))
     for kind in ("background_activity", "fast_decay"):
 
         def filt() -> None:
@@ -79,7 +80,7 @@ def bench_dv_io(tmp: Path, n: int = 2_000_000) -> list[dict]:
             for i in range(0, n, 10_000):
                 f(ev[i:i + 10_000])
 
-        rows.append(_row(f"NoiseFilter {kind}, 10k batches (incl. numpy<->EventStore)", n, _best_seconds(filt, 1)))
+        rows.append(row(f"NoiseFilter {kind}, 10k batches (incl. numpy<->EventStore)", n, best_seconds(filt, 1)))
     return rows
 
 
@@ -102,8 +103,8 @@ def bench_replay(tmp: Path, n: int = 3_000_000, seconds: float = 10.0, T: int = 
         return windows
 
     windows = run()
-    s = _best_seconds(run, 2)
-    return [_row(f"replay pipeline AEDAT4 346x260 -> {size}x{size}, {windows} windows of T={T}", n, s,
+    s = best_seconds(run, 2)
+    return [row(f"replay pipeline AEDAT4 346x260 -> {size}x{size}, {windows} windows of T={T}", n, s,
                  realtime_factor=seconds / s)]
 
 

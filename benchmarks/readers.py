@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,23 +15,10 @@ import numpy as np
 from app.sources.aedat2 import read_aedat2
 from app.sources.aedat3 import read_aedat3
 from tests.writers import synthetic_events, write_aedat3
+from benchmarks.common import best_seconds, row
 
 REAL_AEDAT2 = ("davis240_translboxes_aedat2.aedat", "davis240_rotdisk_aedat2.aedat")
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-
-
-def _best_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest wall time of ``repeats`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _row(name: str, events: int, seconds: float, **extra) -> dict:
-    return {"name": name, "events": events, "seconds": seconds, "events_per_s": events / seconds, **extra}
 
 
 def bench_aedat_readers(tmpdir: str | Path, n_events: int = 3_000_000, repeats: int = 5) -> list[dict]:
@@ -51,16 +37,16 @@ def bench_aedat_readers(tmpdir: str | Path, n_events: int = 3_000_000, repeats: 
     for key, name in zip("txyp", ("timestamp", "x", "y", "polarity")):
         if not np.array_equal(theirs[key], ours[name]):
             raise AssertionError(f"readers disagree on {name}")
-    seconds = _best_seconds(lambda: read_aedat3(path), repeats)
+    seconds = best_seconds(lambda: read_aedat3(path), repeats)
     rows = [
-        _row("spikingjelly load_aedat_v3 (AEDAT 3.1)", len(ours), sj_seconds),
-        _row("read_aedat3 (AEDAT 3.1)", len(ours), seconds, ratio_vs_spikingjelly=sj_seconds / seconds),
+        row("spikingjelly load_aedat_v3 (AEDAT 3.1)", len(ours), sj_seconds),
+        row("read_aedat3 (AEDAT 3.1)", len(ours), seconds, ratio_vs_spikingjelly=sj_seconds / seconds),
     ]
     for name in REAL_AEDAT2:
         real = SHARED_REAL / name
         if real.is_file():
             n = len(read_aedat2(real).events)
-            rows.append(_row(f"read_aedat2 {name}", n, _best_seconds(lambda: read_aedat2(real), repeats)))
+            rows.append(row(f"read_aedat2 {name}", n, best_seconds(lambda: read_aedat2(real), repeats)))
     return rows
 
 
