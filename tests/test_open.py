@@ -46,3 +46,13 @@ def test_network_specs():
     assert parse_network("recording.aedat4") is None
     with pytest.raises(SourceError, match="port"):
         parse_network("host:70000")
+
+
+def test_dvs_gesture_recording_replays_with_its_ground_truth(tmp_path):
+    from tests.writers import synthetic_events, write_aedat3
+
+    path = write_aedat3(tmp_path / "user01_fluorescent.aedat", synthetic_events(5000, 128, 128, span_us=3_000_000))
+    (tmp_path / "user01_fluorescent_labels.csv").write_text("class,startTime_usec,endTime_usec\n8,1000000,2000000\n")
+    src = open_source(str(path))
+    assert src.format == "aedat3.1" and (src.width, src.height) == (128, 128)
+    assert src.labels.truth_at(1_500_000) == 7 and src.labels.truth_at(2_500_000) is None

@@ -170,3 +170,15 @@ def test_scoring_with_idle_samples():
     # the 2nd is rightly "no gesture", the 4th wrongly class 0
     assert s.correct == 3 and s.confusion.tolist() == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
     assert train.one_hot_targets(torch.tensor([1, -1]), 3).tolist() == [[0, 1, 0], [0, 0, 0]]
+
+
+def test_a_recording_of_another_sensor_size_is_refused(tmp_path):
+    from app.sources.errors import SourceError
+
+    events, timeline = fake_recording(0, [1, 2])
+    write_aedat3(tmp_path / "user01_led.aedat", events, camera="DAVIS346")
+    timeline.to_csv(tmp_path / "user01_led_labels.csv")
+    (tmp_path / "trials_to_train.txt").write_text("user01_led.aedat\n")
+    (tmp_path / "trials_to_test.txt").write_text("user01_led.aedat\n")
+    with pytest.raises(SourceError, match=r"user01_led.aedat: a 346x260 recording is not DVS128 Gesture"):
+        dvs128_gesture.prepare(tmp_path, tmp_path / "cache")
