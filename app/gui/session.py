@@ -54,12 +54,7 @@ class Session:
     def open(self, spec: str) -> Source:
         """Open a new source (SourceError leaves the current one playing) and start on it."""
         new = open_source(spec)
-        rec = self.stop_recording()
-        self._stop_pipe()
-        if rec is not None:
-            rec.close()
-        if self.source is not None:
-            self.source.close()
+        self.close()
         self.source, self.spec = new, spec
         self.settings.roi = None
         if isinstance(new, FileSource):
@@ -124,6 +119,7 @@ class Session:
         return rec
 
     def close(self) -> None:
+        """Finish any recording, stop the pipeline and release the source."""
         rec = self.stop_recording()
         self._stop_pipe()
         if rec is not None:
