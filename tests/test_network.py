@@ -175,3 +175,28 @@ def test_non_dv_server_is_rejected():
         threading.Thread(target=answer, daemon=True).start()
         with pytest.raises(SourceError, match="does not speak the DV"):
             NetworkSource("127.0.0.1", port)
+
+
+def test_classify_runs_on_the_live_stream_until_the_writer_goes_away(writer, tmp_path, capsys):
+    """``main.py classify HOST:PORT``: a JSON line per window while the stream lives, then a clean end."""
+    import json
+
+    from app.cli import main
+    from tests.fixtures import tiny_config, write_checkpoint
+
+    ckpt = write_checkpoint(tmp_path / "tiny.pt", tiny_config("tiny", (1, 2)), 0, "untrained (test)")
+    port, go, proc = writer(-1)
+    result = {}
+    th = threading.Thread(target=lambda: result.setdefault("code", main(
+        ["classify", f"127.0.0.1:{port}", "--model", str(ckpt), "--device", "cpu"])), daemon=True)
+    th.start()
+    go()
+    time.sleep(2.0)
+    proc.kill()
+    th.join(20)
+    assert not th.is_alive(), "classify did not end when the stream ended"
+    out, err = capsys.readouterr()
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert result["code"] == 0 and len(lines) >= 3
+    assert all(len(x["rates"]) == 11 and "truth" not in x for x in lines)
+    assert "stream ended" in err
