@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from app.inference import InferenceEngine
 from model.ship import demo_accuracy
 from model.zoo import WEIGHTS_DIR, default_model, resolve_model, shipped_models
@@ -31,3 +33,12 @@ def test_shipped_model_recognises_its_demo_recording():
     result = demo_accuracy(resolve_model("small64"), DEMOS[:1])
     assert result["gesture_windows"] >= 20
     assert result["gesture_correct"] >= 0.6, result
+
+
+def test_about_box_shows_the_model_card_and_says_simulated():
+    pytest.importorskip("PyQt6")
+    from app.gui.main_window import model_card
+
+    summary, card = model_card(InferenceEngine.from_checkpoint(default_model(), device="cpu"))
+    assert "trained on: simulated" in summary
+    assert "SIMULATED" in card and "--dataset dvs128" in card

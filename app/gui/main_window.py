@@ -9,6 +9,8 @@ banner at the top and the window stays usable.
 from __future__ import annotations
 
 import dataclasses
+import html
+import json
 import time
 from pathlib import Path
 
@@ -53,23 +55,33 @@ def model_errors() -> tuple[type[BaseException], ...]:
     return (CheckpointError, ValueError, OSError)
 
 
-def model_card(engine) -> str:
-    """The About box text for a loaded model: its checkpoint metadata in readable lines."""
+def model_card(engine) -> tuple[str, str]:
+    """The About box for a loaded model: (its checkpoint metadata as HTML, its model card text or "")."""
     meta = engine.meta
     meta = dataclasses.asdict(meta) if dataclasses.is_dataclass(meta) else dict(meta)
     cfg = engine.cfg
     lines = [
         f"<b>{engine.name}</b> ({cfg.name}: T={cfg.T}, input {cfg.input_size[0]}x{cfg.input_size[1]}, "
         f"channels {list(cfg.channels)}, TCJA in blocks {[b + 1 for b in cfg.tcja_blocks]})",
-        f"trained on: {engine.trained_on}",
+        f"<b>trained on: {html.escape(engine.trained_on)}</b>",
         f"window {engine.window_us / 1e3:.0f} ms, hop {engine.hop_us / 1e3:.0f} ms, frames split by {engine.split_by}",
     ]
     for name, acc in (meta.get("accuracies") or {}).items():
-        lines.append(f"accuracy {name}: {float(acc):.1%}")
-    for key in ("date", "command", "notes"):
+        lines.append(f"accuracy {html.escape(name)}: {float(acc):.1%}")
+    for key in ("date", "command"):
         if meta.get(key):
-            lines.append(f"{key}: {meta[key]}")
-    return "<br>".join(lines)
+            lines.append(f"{key}: {html.escape(str(meta[key]))}")
+    try:
+        card_path = json.loads(meta.get("notes") or "{}").get("model_card")
+    except (json.JSONDecodeError, AttributeError):
+        card_path = None
+    card = ROOT / card_path if card_path else None
+    if card is not None and card.is_file():
+        lines.append(f"model card: {html.escape(card_path)} (details below)")
+        return "<br>".join(lines), card.read_text()
+    if meta.get("notes"):
+        lines.append(f"notes: {html.escape(str(meta['notes']))}")
+    return "<br>".join(lines), ""
 
 
 class MainWindow(QMainWindow):
@@ -373,8 +385,13 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         engine = self.session.engine
-        card = model_card(engine) if engine is not None else "no model loaded"
-        QMessageBox.about(self, "About", "Real-time DVS gesture recognition with a TCJA-SNN.<br><br>" + card)
+        summary, card = model_card(engine) if engine is not None else ("no model loaded", "")
+        box = QMessageBox(QMessageBox.Icon.Information, "About", "", parent=self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText("Real-time DVS gesture recognition with a TCJA-SNN.<br><br>" + summary)
+        if card:
+            box.setDetailedText(card)
+        box.exec()
 
     # ---- settings that need a new pipeline ----------------------------------------------
     def _restart(self) -> None:
