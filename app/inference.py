@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.frames import batch_frames, events_to_frames
+from app.frames import batch_frames
 from model.checkpoint import load_checkpoint
 from model.zoo import resolve_model
 
@@ -105,11 +105,6 @@ class InferenceEngine:
     @property
     def device_name(self) -> str:
         return device_name(self.device)
-
-    def frames(self, events: np.ndarray) -> np.ndarray:
-        """The window's frames [T, 2, H, W], binned exactly as the training data was."""
-        h, w = self.cfg.input_size
-        return events_to_frames(events, self.T, h, w, split_by=self.split_by)
 
     def _eager(self, x: torch.Tensor):
         return self.model.forward_with_maps(x) if self.record else self.model(x)
