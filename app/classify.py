@@ -15,12 +15,12 @@ import time
 
 import numpy as np
 
-from app.frames import events_to_frames
-from app.geometry import Geometry
+from eventcore.frames import events_to_frames
+from eventcore.geometry import Geometry
 from app.inference import InferenceEngine
 from app.pipeline import Pipeline, Prediction
 from app.sources.base import FileSource, Source
-from app.sources.labels import CLASS_NAMES
+from eventcore.labels import CLASS_NAMES
 from app.sources.open import open_source
 
 
@@ -72,7 +72,7 @@ def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
 
 def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
     """Entry of ``main.py classify`` (also the GUI's headless fallback)."""
-    from app.cli import UserError
+    from eventcore.errors import UserError
 
     try:
         engine = InferenceEngine.from_checkpoint(args.model, args.device)

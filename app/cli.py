@@ -13,26 +13,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from app.sources.errors import SourceError
-
-
-class UserError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [SourceError, UserError]
-    try:
-        from model.checkpoint import CheckpointError
-
-        errors.append(CheckpointError)
-    except ImportError:
-        pass
-    return tuple(errors)
+from eventcore.errors import UserError
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from app.events import on_fraction
+    from eventcore.events import on_fraction
     from app.sources.open import open_file
 
     with open_file(args.path) as src:
@@ -121,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except _user_errors() as err:
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

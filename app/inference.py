@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.frames import batch_frames
+from eventcore.frames import batch_frames
 from model.checkpoint import load_checkpoint
 from model.zoo import resolve_model
 

@@ -26,7 +26,7 @@ from datetime import timedelta
 import dv_processing as dv
 import numpy as np
 
-from app.events import as_events, empty_events
+from eventcore.events import as_events, empty_events
 from app.sources.dv import to_event_store
 
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.decision import Decision, DecisionSmoother
-from app.events import EVENT_DTYPE, empty_events
-from app.geometry import Geometry
+from eventcore.decision import Decision, DecisionSmoother
+from eventcore.events import EVENT_DTYPE, empty_events
+from eventcore.geometry import Geometry
 from app.sources.base import FileSource, Source
-from app.window import SlidingWindow
+from eventcore.window import SlidingWindow
 
 
 @dataclass

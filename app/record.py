@@ -12,7 +12,7 @@ from app.sources.recorder import Recorder
 
 def run_record(args: argparse.Namespace) -> int:
     """Record until the source ends, ``--seconds`` of stream time pass, or Ctrl-C."""
-    from app.cli import UserError
+    from eventcore.errors import UserError
 
     out = Path(args.output)
     if out.exists():

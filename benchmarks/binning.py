@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from app.events import make_events
-from app.frames import events_to_frames
-from app.geometry import Geometry
-from app.window import SlidingWindow
+from eventcore.events import make_events
+from eventcore.frames import events_to_frames
+from eventcore.geometry import Geometry
+from eventcore.window import SlidingWindow
 from benchmarks.common import best_seconds, row
 
 

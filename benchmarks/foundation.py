@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.events import make_events
-from app.frames import events_to_frames
-from app.geometry import Geometry
+from eventcore.events import make_events
+from eventcore.frames import events_to_frames
+from eventcore.geometry import Geometry
 from app.noise import NoiseFilter
 from app.sources.aedat4 import Aedat4Source
 from app.sources.recorder import Recorder, write_aedat4
-from app.window import SlidingWindow
+from eventcore.window import SlidingWindow
 from benchmarks.binning import bench_binning
 from benchmarks.common import best_seconds, row
 from benchmarks.readers import bench_aedat_readers

@@ -28,7 +28,7 @@ import numpy as np
 def untrained_engine(config: str):
     """A random-weight engine (before shipped weights exist): same cost as the trained one."""
     from app.inference import InferenceEngine
-    from app.sources.labels import CLASS_NAMES
+    from eventcore.labels import CLASS_NAMES
     from model.networks import CONFIGS, build_network
 
     cfg = CONFIGS[config]

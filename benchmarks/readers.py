@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.sources.aedat2 import read_aedat2
-from app.sources.aedat3 import read_aedat3
+from eventcore.aedat.aedat2 import read_aedat2
+from eventcore.aedat.aedat3 import read_aedat3
 from tests.writers import synthetic_events, write_aedat3
 from benchmarks.common import best_seconds, row
 

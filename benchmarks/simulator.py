@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from app.sources.labels import CLASS_NAMES
+from eventcore.labels import CLASS_NAMES
 from model.simulator.body import Body, gesture_pose
 from model.simulator.dvs import PixelParams, log_video_to_events
 from model.simulator.generate import STEP_S, generate_sample

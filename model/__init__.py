@@ -1,6 +1,7 @@
 """TCJA-SNN model: the attention block, named network configurations and checkpoint files."""
 
-from model.checkpoint import CheckpointError, CheckpointMeta, Windowing, load_checkpoint, save_checkpoint
+from eventcore.errors import CheckpointError
+from model.checkpoint import CheckpointMeta, Windowing, load_checkpoint, save_checkpoint
 from model.networks import CONFIGS, NetConfig, NetOutput, TCJANet, build_network, count_parameters
 from model.tcja import TCJA
 

@@ -24,14 +24,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from eventcore.errors import CheckpointError
 from model.networks import NetConfig, TCJANet, build_network
 
 FORMAT = "tcja-gesture-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(Exception):
-    """A checkpoint cannot be used; the message names the file and what is wrong."""
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from app.decision import NO_GESTURE, DecisionSmoother
-from app.sources.errors import SourceError
+from eventcore.decision import NO_GESTURE, DecisionSmoother
+from eventcore.errors import SourceError
 
 MIN_CONFIDENCE = inspect.signature(DecisionSmoother).parameters["min_confidence"].default
 
@@ -150,7 +150,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.checkpoint import CheckpointError, load_checkpoint
+    from eventcore.errors import CheckpointError
+    from model.checkpoint import load_checkpoint
     from model.datasets import TrainWindow, load_splits
 
     args = parse_args(argv)

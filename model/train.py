@@ -41,7 +41,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from model.checkpoint import CheckpointMeta, Windowing, save_checkpoint
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 from model.datasets import DATASETS, CameraAugment, Splits, TrainWindow, dvs128_gesture, load_splits
 from model.evaluate import predict, predicted, score
 from model.networks import CONFIGS, NetConfig, build_network

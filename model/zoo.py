@@ -27,7 +27,7 @@ def default_model() -> str:
 
 def resolve_model(model: str | Path | None) -> Path:
     """A shipped name -> its file; an existing path -> itself; else a clear error."""
-    from model.checkpoint import CheckpointError
+    from eventcore.errors import CheckpointError
 
     if model is None:
         try:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.events import make_events
-from app.sources.labels import CLASS_NAMES, LabelTimeline
+from eventcore.events import make_events
+from eventcore.labels import CLASS_NAMES, LabelTimeline
 
 ROOT = Path(__file__).resolve().parents[1]
 DURATION_US = 3_000_000

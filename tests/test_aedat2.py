@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.events import make_events
-from app.sources.aedat2 import Aedat2Source, read_aedat2
-from app.sources.errors import SourceError
+from eventcore.events import make_events
+from app.sources.aedat2 import Aedat2Source
+from eventcore.aedat.aedat2 import read_aedat2
+from eventcore.errors import SourceError
 from tests.writers import aedat2_header, synthetic_events, write_aedat2, write_aedat3
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.events import make_events
-from app.sources.aedat3 import Aedat3Source, read_aedat3
-from app.sources.aedat_common import sensor_size
-from app.sources.errors import SourceError
+from eventcore.events import make_events
+from app.sources.aedat3 import Aedat3Source
+from eventcore.aedat.aedat3 import read_aedat3
+from eventcore.aedat.common import sensor_size
+from eventcore.errors import SourceError
 from tests.writers import (
     AEDAT3_HEADER,
     POLARITY_EVENT,

@@ -9,10 +9,10 @@ import dv_processing as dv
 import numpy as np
 import pytest
 
-from app.events import EVENT_DTYPE, make_events, on_fraction
+from eventcore.events import EVENT_DTYPE, make_events, on_fraction
 from app.sources.aedat4 import Aedat4Source
 from app.sources.dv import dv_error_message
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 
 W, H = 128, 96
 T0 = 1_700_000_000_000_000

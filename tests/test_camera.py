@@ -16,9 +16,9 @@ import dv_processing as dv
 import numpy as np
 import pytest
 
-from app.events import EVENT_DTYPE, make_events
+from eventcore.events import EVENT_DTYPE, make_events
 from app.sources.camera import CameraSource, list_cameras
-from app.sources.errors import SourceError, StreamEnded
+from eventcore.errors import SourceError, StreamEnded
 from app.sources.dv import to_event_store
 
 

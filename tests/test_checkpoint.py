@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.checkpoint import FORMAT, CheckpointError, CheckpointMeta, Windowing, load_checkpoint, save_checkpoint
+from eventcore.errors import CheckpointError
+from model.checkpoint import FORMAT, CheckpointMeta, Windowing, load_checkpoint, save_checkpoint
 from model.networks import NetConfig, build_network
 
 CFG = NetConfig(name="tiny", T=6, in_channels=2, input_size=(16, 16), channels=(8, 8), tcja_blocks=(1,), head_hidden=32)

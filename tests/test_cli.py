@@ -12,7 +12,7 @@ import pytest
 
 from app.cli import main
 from app.sources.aedat4 import Aedat4Source
-from app.sources.labels import CLASS_NAMES
+from eventcore.labels import CLASS_NAMES
 from app.sources.recorder import write_aedat4
 from tests.fixtures import ROOT, TRUTH, rotating_bar, tiny_config, write_checkpoint, write_recording
 from tests.writers import synthetic_events, write_aedat2, write_aedat3

@@ -7,8 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from app.events import EVENT_DTYPE, make_events
-from app.sources.errors import SourceError
+from eventcore.events import EVENT_DTYPE, make_events
+from eventcore.errors import SourceError
 from model.datasets import TrainWindow, carve, fashion_mnist, nmnist, simulated
 from model.datasets.samples import EventSamples
 from model.datasets.shards import load_sample, save_sample

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.decision import NO_GESTURE, DecisionSmoother
-from app.sources.labels import CLASS_NAMES
+from eventcore.decision import NO_GESTURE, DecisionSmoother
+from eventcore.labels import CLASS_NAMES
 
 
 def one_hot(i: int, level: float = 0.9) -> np.ndarray:

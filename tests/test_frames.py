@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from spikingjelly.datasets.utils import integrate_events_by_fixed_frames_number
 
-from app.events import empty_events, make_events
-from app.frames import batch_frames, events_to_frames, segment_bounds
+from eventcore.events import empty_events, make_events
+from eventcore.frames import batch_frames, events_to_frames, segment_bounds
 
 
 def random_events(n: int, width: int, height: int, t_span: int, seed: int = 0) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.events import make_events
-from app.geometry import Geometry
+from eventcore.events import make_events
+from eventcore.geometry import Geometry
 
 
 def full_sensor_events(width: int, height: int, n: int = 50_000, seed: int = 0) -> np.ndarray:

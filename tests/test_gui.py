@@ -22,9 +22,9 @@ torch = pytest.importorskip("torch")
 
 from PyQt6.QtCore import Qt  # noqa: E402
 
-from app.events import make_events  # noqa: E402
+from eventcore.events import make_events  # noqa: E402
 from app.gui.render import BACKGROUND, OFF_COLOUR, ON_COLOUR, class_colours, event_image  # noqa: E402
-from app.sources.labels import CLASS_NAMES  # noqa: E402
+from eventcore.labels import CLASS_NAMES  # noqa: E402
 
 from tests.fixtures import DURATION_US, ROOT, TRUTH, tiny_config, write_checkpoint, write_recording  # noqa: E402
 

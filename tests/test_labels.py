@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.sources.errors import SourceError
-from app.sources.labels import LabelTimeline, labels_beside
+from eventcore.errors import SourceError
+from eventcore.labels import LabelTimeline, labels_beside
 
 
 def test_csv_round_trip_and_lookup(tmp_path):

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.events import make_events
-from app.sources.errors import SourceError, StreamEnded
+from eventcore.events import make_events
+from eventcore.errors import SourceError, StreamEnded
 from app.sources.network import NetworkSource
 
 ROOT = Path(__file__).resolve().parents[1]

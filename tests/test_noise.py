@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.events import EVENT_DTYPE, make_events
+from eventcore.events import EVENT_DTYPE, make_events
 from app.noise import KINDS, NoiseFilter
 
 W, H = 128, 96

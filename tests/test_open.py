@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 from app.sources.open import detect_format, open_source, parse_network
 
 

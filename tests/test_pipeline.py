@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from app.inference import InferenceEngine, pick_device
-from app.geometry import Geometry
+from eventcore.geometry import Geometry
 from app.pipeline import LatestSlot, Pipeline
 from app.sources.base import ArraySource
 from tests.fixtures import rotating_bar, tiny_config, write_checkpoint

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from app.events import make_events
+from eventcore.events import make_events
 from app.sources.base import ArraySource
 
 

@@ -12,10 +12,10 @@ import dv_processing as dv
 import numpy as np
 import pytest
 
-from app.events import make_events
+from eventcore.events import make_events
 from app.sources.aedat4 import Aedat4Source
 from app.sources.base import ArraySource
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 from app.sources.dv import to_event_store
 from app.sources.recorder import Recorder, record, write_aedat4
 
@@ -109,7 +109,7 @@ def test_misuse_is_reported(tmp_path):
 _KILLED_WRITER = """
 import sys, time
 import numpy as np
-from app.events import make_events
+from eventcore.events import make_events
 from app.sources.recorder import Recorder
 rec = Recorder(sys.argv[1], 128, 128, camera="Killed_0001")
 for k in range(10_000):

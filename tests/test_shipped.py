@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.inference import InferenceEngine
-from model.ship import demo_accuracy
+from tools.ship import demo_accuracy
 from model.zoo import WEIGHTS_DIR, default_model, resolve_model, shipped_models
 
 ROOT = Path(__file__).resolve().parents[1]

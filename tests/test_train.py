@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from app.events import make_events
-from app.sources.errors import SourceError
-from app.sources.labels import LabelTimeline
+from eventcore.events import make_events
+from eventcore.errors import SourceError
+from eventcore.labels import LabelTimeline
 from model import evaluate, train
 from model.checkpoint import load_checkpoint
 from model.datasets import dvs128_gesture
@@ -173,7 +173,7 @@ def test_scoring_with_idle_samples():
 
 
 def test_a_recording_of_another_sensor_size_is_refused(tmp_path):
-    from app.sources.errors import SourceError
+    from eventcore.errors import SourceError
 
     events, timeline = fake_recording(0, [1, 2])
     write_aedat3(tmp_path / "user01_led.aedat", events, camera="DAVIS346")

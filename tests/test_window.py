@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.events import make_events
-from app.frames import events_to_frames
-from app.window import SlidingWindow
+from eventcore.events import make_events
+from eventcore.frames import events_to_frames
+from eventcore.window import SlidingWindow
 
 HOP = 100_000
 

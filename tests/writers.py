@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.events import make_events
+from eventcore.events import make_events
 
 AEDAT3_HEADER = (
     "#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: {camera}\r\n"

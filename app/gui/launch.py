@@ -27,7 +27,7 @@ def has_display() -> bool:
 def run_headless(args: argparse.Namespace) -> int:
     """The ``classify`` output at real time for the GUI's source (the demo recording by default)."""
     from app.classify import run_classify
-    from app.cli import UserError
+    from eventcore.errors import UserError
     from app.gui.main_window import ROOT, demo_recordings
 
     source = args.source

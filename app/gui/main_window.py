@@ -36,7 +36,7 @@ from app.gui.event_view import EventView
 from app.gui.prediction_view import PredictionView
 from app.gui.render import event_image, latency_summary
 from app.gui.session import Session, Settings
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 
 REDRAW_HZ = 60
 STATUS_EVERY_S = 0.25
@@ -50,7 +50,7 @@ def demo_recordings() -> list[Path]:
 
 
 def model_errors() -> tuple[type[BaseException], ...]:
-    from model.checkpoint import CheckpointError
+    from eventcore.errors import CheckpointError
 
     return (CheckpointError, ValueError, OSError)
 

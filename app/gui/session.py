@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.geometry import Geometry
+from eventcore.geometry import Geometry
 from app.pipeline import Pipeline
 from app.sources.base import FileSource, Source
 from app.sources.open import open_source

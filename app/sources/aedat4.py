@@ -24,10 +24,10 @@ from pathlib import Path
 import dv_processing as dv
 import numpy as np
 
-from app.events import as_events, empty_events
+from eventcore.events import as_events, empty_events
 from app.sources.base import FileSource
 from app.sources.dv import dv_error_message
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 
 _MAGIC = b"#!AER-DAT4.0\r\n"
 _TRUNCATED = "FileDataTable set but not present"

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from app.events import EVENT_DTYPE
-from app.sources.labels import LabelTimeline
+from eventcore.events import EVENT_DTYPE
+from eventcore.labels import LabelTimeline
 
 
 class Source(ABC):

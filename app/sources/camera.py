@@ -18,7 +18,7 @@ from __future__ import annotations
 import dv_processing as dv
 
 from app.sources.dv import PolledSource, dv_error_message
-from app.sources.errors import SourceError, StreamEnded
+from eventcore.errors import SourceError, StreamEnded
 
 
 def _label(descriptor) -> str:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import dv_processing as dv
 import numpy as np
 
-from app.events import as_events
+from eventcore.events import as_events
 from app.sources.base import Source
-from app.sources.errors import StreamEnded
+from eventcore.errors import StreamEnded
 
 
 def dv_error_message(exc: BaseException) -> str:

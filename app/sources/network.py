@@ -20,7 +20,7 @@ import time
 import dv_processing as dv
 
 from app.sources.dv import PolledSource, dv_error_message
-from app.sources.errors import SourceError, StreamEnded
+from eventcore.errors import SourceError, StreamEnded
 
 _HEADER_ID = b"IOHE"  # identifier of the header a DV server sends first (after size and root offset)
 

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 from app.sources.base import FileSource, Source
-from app.sources.errors import SourceError
-from app.sources.labels import LabelTimeline, labels_beside
+from eventcore.errors import SourceError
+from eventcore.labels import LabelTimeline, labels_beside
 
 MAGIC = {
     b"#!AER-DAT4.0": "aedat4",

@@ -24,9 +24,9 @@ from pathlib import Path
 import dv_processing as dv
 import numpy as np
 
-from app.events import EVENT_DTYPE
+from eventcore.events import EVENT_DTYPE
 from app.sources.dv import dv_error_message, to_event_store
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 
 _STORE_CHUNK = 1 << 20
 

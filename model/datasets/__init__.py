@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from app.sources.labels import CLASS_NAMES as GESTURES
+from eventcore.labels import CLASS_NAMES as GESTURES
 from model.datasets import dvs128_gesture, fashion_mnist, nmnist, simulated
 from model.datasets.augment import CameraAugment
 from model.datasets.samples import EventSamples, TrainWindow

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.sources.aedat3 import read_aedat3
-from app.sources.errors import SourceError
-from app.sources.labels import CLASS_NAMES, LabelTimeline
+from eventcore.aedat.aedat3 import read_aedat3
+from eventcore.errors import SourceError
+from eventcore.labels import CLASS_NAMES, LabelTimeline
 from model.datasets.shards import load_header, save_sample
 
 SPLIT_FILES = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}

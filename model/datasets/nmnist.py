@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.events import make_events
-from app.sources.errors import SourceError
+from eventcore.events import make_events
+from eventcore.errors import SourceError
 
 SIZE = 34
 CLASS_NAMES = tuple(str(d) for d in range(10))

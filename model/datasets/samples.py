@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from app.frames import events_to_frames
-from app.geometry import Geometry
+from eventcore.frames import events_to_frames
+from eventcore.geometry import Geometry
 from model.datasets.augment import CameraAugment
 from model.datasets.shards import load_sample
 

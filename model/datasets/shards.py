@@ -4,7 +4,7 @@ A shard holds
 
 - ``events``: a structured array with fields ``timestamp`` (microseconds, any origin,
   non-decreasing), ``x``, ``y`` (pixels), ``polarity`` (0 = OFF, 1 = ON); any integer
-  widths (``app.events.EVENT_DTYPE`` or a compact layout),
+  widths (``eventcore.events.EVENT_DTYPE`` or a compact layout),
 - ``label``: the 0-based class index, or -1 for "idle" (no gesture: trained towards all-zero
   rates),
 - ``width``, ``height``: the sensor size the coordinates refer to.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.events import as_events
-from app.sources.errors import SourceError
+from eventcore.events import as_events
+from eventcore.errors import SourceError
 
 FIELDS = ("timestamp", "x", "y", "polarity")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 from model.datasets.shards import load_header
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from collections.abc import Iterable
 
-from app.events import empty_events, make_events
+from eventcore.events import empty_events, make_events
 
 
 @dataclass(frozen=True)

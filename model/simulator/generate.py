@@ -1,10 +1,9 @@
-"""Synthetic DVS128 Gesture recordings: single samples, labelled sequences, training sets, demos.
+"""Synthetic DVS128 Gesture recordings: single samples, labelled sequences, training sets.
 
     events, meta = generate_sample(3, duration_s=1.5, seed=0)    # right_arm_clockwise
     events, timeline = generate_sequence([0, 1, 7], seed=1)      # with idle pauses between
 
-Run ``python -m model.simulator.generate --demo recordings/`` for AEDAT4 demo recordings
-with their ``<name>_labels.csv`` ground truth beside them.
+The app's AEDAT4 demo recordings are written by ``python -m tools.make_demos recordings/``.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.events import EVENT_DTYPE
-from app.sources.labels import CLASS_NAMES, LabelTimeline
+from eventcore.events import EVENT_DTYPE
+from eventcore.labels import CLASS_NAMES, LabelTimeline
 from model.simulator.body import IDLE, Body, Pose, gesture_pose
 from model.simulator.dvs import PixelParams, log_video_to_events
 from model.simulator.render import SIZE, Look, render
@@ -166,29 +165,8 @@ def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, 
         list(pool.map(_write_one, todo, chunksize=2))
 
 
-def write_demos(folder: str | Path, seed: int = 0, n: int = 2) -> list[Path]:
-    """Write ``n`` AEDAT4 demo recordings (a few gestures with idle pauses) and their label files."""
-    from app.sources.recorder import write_aedat4
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    order = np.random.default_rng(seed).permutation(len(CLASS_NAMES))
-    order = np.concatenate([order] * (1 + 3 * n // len(CLASS_NAMES)))
-    paths = []
-    for i in range(n):
-        classes = order[3 * i: 3 * i + 3].tolist()
-        events, timeline = generate_sequence(classes, seed=seed * 1000 + i, gesture_s=(2.0, 2.5), pause_s=(1.0, 1.5))
-        path = folder / f"synthetic_demo_{i + 1}.aedat4"
-        write_aedat4(path, events, SIZE, SIZE, camera="DVS128_synthetic", compression="zstd_high")
-        timeline.to_csv(path.with_name(path.stem + "_labels.csv"))
-        paths.append(path)
-    return paths
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--demo", metavar="FOLDER", help="write AEDAT4 demo recordings with label files here")
-    ap.add_argument("--n-demos", type=int, default=2, help="number of demo recordings")
     ap.add_argument("--dataset", metavar="FOLDER", help="write a training set: FOLDER/train and FOLDER/test")
     ap.add_argument("--n-per-class", type=int, default=10, help="training samples per class (and idle)")
     ap.add_argument("--n-test-per-class", type=int, default=4, help="test samples per class (and idle)")
@@ -196,11 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
-    if not (args.demo or args.dataset):
-        ap.error("give --demo FOLDER and/or --dataset FOLDER")
-    if args.demo:
-        for p in write_demos(args.demo, args.seed, args.n_demos):
-            print(p)
+    if not args.dataset:
+        ap.error("give --dataset FOLDER")
     if args.dataset:
         write_dataset(args.dataset, args.n_per_class, args.n_test_per_class, args.seed, args.duration, args.workers)
         print(args.dataset)

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from app.events import make_events
-from app.frames import events_to_frames
+from eventcore.events import make_events
+from eventcore.frames import events_to_frames
 
 TEACHER_PATH = Path(__file__).resolve().parents[3] / "shared" / "data" / "teacher" / "neurobench_dvs_gesture_csnn.pt"
 FRAME_US = 40_000

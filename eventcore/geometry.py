@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.events import EVENT_DTYPE
+from eventcore.events import EVENT_DTYPE
 
 _RECORD = np.dtype((np.void, EVENT_DTYPE.itemsize))
 

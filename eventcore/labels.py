@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 
 CLASS_NAMES = (
     "hand_clapping",

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from app.events import EVENT_DTYPE
+from eventcore.events import EVENT_DTYPE
 
 SPLIT_MODES = ("number", "time")
 # x then y, adjacent little-endian int16 in EVENT_DTYPE, read as one uint32 x + 65536 * y

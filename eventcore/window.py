@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.events import EVENT_DTYPE
+from eventcore.events import EVENT_DTYPE
 
 _RECORD = np.dtype((np.void, EVENT_DTYPE.itemsize))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.sources.errors import SourceError
+from eventcore.errors import SourceError
 
 # Normalised sensor-name fragments (lower case, no spaces, '-' or '_'), most specific first.
 _SENSOR_SIZES: tuple[tuple[str, tuple[int, int]], ...] = (

@@ -1,6 +1,6 @@
 """Make a trained checkpoint a shipped model: measure it, write its model card, store both.
 
-    python -m model.ship runs/sim_small64/last.pt --data SIMDATA --name small64
+    python -m tools.ship runs/sim_small64/last.pt --data SIMDATA --name small64
 
 Measures (all printed and stored in the card and the checkpoint's metadata):
 1. accuracy per class on the held-out simulated test split, one centred live-length window
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from app.decision import NO_GESTURE
+from eventcore.decision import NO_GESTURE
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.datasets import TrainWindow, load_splits
 from model.datasets.shards import load_sample
@@ -139,7 +139,7 @@ Made by `{command}` on {time.strftime('%Y-%m-%d')}.
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.ship", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m tools.ship", description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--data", type=Path, required=True, help="the simulated dataset folder it was trained on")
     p.add_argument("--name", required=True, help="shipped name (model/weights/NAME.pt)")
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     print("demo:", json.dumps(demo))
     acc = {"accuracy": result.accuracy, "n_test": len(labels),
            "protocol": "last epoch; one centred window per test sample; idle counted as a class"}
-    command = "python -m model.ship " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m tools.ship " + " ".join(sys.argv[1:] if argv is None else argv)
     card = card_text(args.name, cfg, meta, acc, text, teacher, demo, args.train_notes, command)
     accuracies = {"simulated_test_last_epoch": result.accuracy, "demo_gesture_windows": demo["gesture_correct"]}
     if teacher:

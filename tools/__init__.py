@@ -1,0 +1,1 @@
+"""Tools that use both the app and the model: shipping a trained model, making demo recordings."""
