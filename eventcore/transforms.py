@@ -1,0 +1,109 @@
+"""The cut -> geometry -> frames chain, assembled in one place for training, live use and classify.
+
+Small frozen transforms (tonic-style) wrap the pure functions of :mod:`eventcore.window`'s
+neighbours; :func:`input_chain` builds the chain for a sensor and a model, so the datasets,
+the live pipeline and ``classify --whole`` turn events into model input the same way.
+
+Example::
+
+    chain = input_chain(346, 260, T=16, input_size=(128, 128), split_by="number", window_us=1_500_000)
+    frames = chain(events)                 # [T, 2, 128, 128] float32, the centred window
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from eventcore.frames import batch_frames, events_to_frames
+from eventcore.geometry import Geometry
+
+SPLITS = ("number", "time")
+
+
+@dataclass(frozen=True)
+class CutWindow:
+    """One ``window_us`` window of a sample: random position with an ``rng``, else centred; None = all."""
+
+    window_us: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.window_us is not None and self.window_us <= 0:
+            raise ValueError(f"window_us must be positive, got {self.window_us}")
+
+    def __call__(self, events: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """The window (a view, no copy); the whole sample when it is shorter than the window."""
+        if self.window_us is None or len(events) == 0:
+            return events
+        t = events["timestamp"]
+        room = int(t[-1]) - int(t[0]) - self.window_us
+        if room <= 0:
+            return events
+        start = int(t[0]) + (int(rng.integers(0, room + 1)) if rng is not None else room // 2)
+        a, b = np.searchsorted(t, [start, start + self.window_us], side="left")
+        return events[a:b]
+
+
+@dataclass(frozen=True)
+class ToModelInput:
+    """Sensor coordinates -> the model's input square (crop/scale); None = already native."""
+
+    geometry: Geometry | None = None
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        return events if self.geometry is None else self.geometry.apply(events)
+
+
+@dataclass(frozen=True)
+class ToFrames:
+    """Events in model coordinates -> ``[T, 2, H, W]`` float32 counts (one window) or a batch."""
+
+    T: int
+    height: int
+    width: int
+    split_by: str = "number"
+
+    def __post_init__(self) -> None:
+        if self.split_by not in SPLITS:
+            raise ValueError(f"split_by must be 'number' or 'time', got {self.split_by!r}")
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        return events_to_frames(events, self.T, self.height, self.width, split_by=self.split_by)
+
+    def batch(self, windows: Sequence[np.ndarray]) -> np.ndarray:
+        """Several windows in the multi-step layout ``[T, B, 2, H, W]``."""
+        return batch_frames(windows, self.T, self.height, self.width, self.split_by)
+
+
+@dataclass(frozen=True)
+class InputChain:
+    """cut -> (optional step, e.g. augmentation, in sensor coordinates) -> geometry -> frames."""
+
+    cut: CutWindow
+    geometry: ToModelInput
+    frames: ToFrames
+
+    def events(self, events: np.ndarray, rng: np.random.Generator | None = None,
+               between: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """The cut window in model coordinates (``between`` runs on it before the geometry)."""
+        ev = self.cut(events, rng)
+        if between is not None:
+            ev = between(ev)
+        return self.geometry(ev)
+
+    def __call__(self, events: np.ndarray, rng: np.random.Generator | None = None,
+                 between: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        return self.frames(self.events(events, rng, between))
+
+
+def input_chain(sensor_width: int, sensor_height: int, T: int, input_size: tuple[int, int], split_by: str = "number",
+                window_us: int | None = None, roi: tuple[int, int, int] | None = None) -> InputChain:
+    """The chain for a sensor and a model (geometry skipped when the sensor already is the input square)."""
+    h, w = int(input_size[0]), int(input_size[1])
+    if h != w:
+        raise ValueError(f"event models take square inputs, got {tuple(input_size)}")
+    native = roi is None and (int(sensor_width), int(sensor_height)) == (w, h)
+    geometry = None if native else Geometry(sensor_width, sensor_height, w, roi)
+    return InputChain(CutWindow(window_us), ToModelInput(geometry), ToFrames(int(T), h, w, split_by))
