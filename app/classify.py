@@ -15,12 +15,12 @@ import time
 
 import numpy as np
 
-from eventcore.frames import events_to_frames
-from eventcore.geometry import Geometry
+from eventcore.errors import SourceError, UserError
+from eventcore.labels import CLASS_NAMES
+from eventcore.settings import WindowRequest
 from app.inference import InferenceEngine
 from app.pipeline import Pipeline, Prediction
 from app.sources.base import FileSource, Source
-from eventcore.labels import CLASS_NAMES
 from app.sources.open import open_source
 
 
@@ -49,12 +49,11 @@ def prediction_line(pred: Prediction, names: tuple[str, ...], labelled: bool) ->
 def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
     """The whole recording as one sample, split into T frames by event count (DVS128 protocol)."""
     t0 = time.perf_counter()
-    events = Geometry(source.width, source.height, engine.input_size).apply(source.read_all())
+    chain = engine.input_chain(source.width, source.height, split_by="number")
+    events = chain.events(source.read_all())
     if not len(events):
-        raise ValueError(f"{source.name}: no events inside the model's input region")
-    h, w = engine.cfg.input_size
-    frames = events_to_frames(events, engine.T, h, w, split_by="number")[None]
-    rates = engine.infer_frames(frames)[0].rates
+        raise SourceError(f"{source.name}: no events inside the model's input region")
+    rates = engine.infer_frames(chain.frames(events)[None])[0].rates
     index = int(np.argmax(rates))
     line = {
         "t_end_us": int(events["timestamp"][-1]),
@@ -71,23 +70,16 @@ def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
 
 
 def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
-    """Entry of ``main.py classify`` (also the GUI's headless fallback)."""
-    from eventcore.errors import UserError
-
-    try:
-        engine = InferenceEngine.from_checkpoint(args.model, args.device)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    """Entry of ``main.py classify`` (also the GUI's headless fallback); arguments checked by the CLI."""
+    engine = InferenceEngine.from_checkpoint(args.model, args.device)
+    windowing = WindowRequest.from_ms(args.window_ms, args.hop_ms).resolve(engine.windowing)
     source = source or open_source(args.source)
     for w in source.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.whole:
         if not isinstance(source, FileSource):
             raise UserError(f"{source.name}: --whole needs a recorded file, not a live stream")
-        try:
-            print(json.dumps(classify_whole(source, engine)), flush=True)
-        except ValueError as err:
-            raise UserError(str(err)) from None
+        print(json.dumps(classify_whole(source, engine)), flush=True)
         return 0
     if isinstance(source, FileSource) and args.speed is not None:
         source.speed = args.speed
@@ -101,22 +93,27 @@ def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
     pipe = Pipeline(
         source,
         engine,
-        window_us=int(args.window_ms * 1000) if args.window_ms else None,
-        hop_us=int(args.hop_ms * 1000) if args.hop_ms else None,
+        windowing=windowing,
         noise_filter=noise,
         on_result=lambda p: print(prediction_line(p, engine.class_names, labelled), file=out, flush=True),
     )
     if args.compile:
         engine.start_compile()
     pipe.start()
-    if args.seconds is not None:
-        threading.Timer(args.seconds, pipe.stop).start()
+    timer = threading.Timer(args.seconds, pipe.stop) if args.seconds is not None else None
+    if timer is not None:
+        timer.daemon = True  # never keeps the process alive once the source has ended
+        timer.start()
     try:
         pipe.wait()
     finally:
+        if timer is not None:
+            timer.cancel()
         pipe.stop()
-    if pipe.error:
-        raise UserError(f"{source.name}: {pipe.error}")
+    if isinstance(pipe.error, UserError):
+        raise UserError(f"{source.name}: {pipe.error}") from pipe.error
+    if pipe.error is not None:
+        raise pipe.error  # a bug of ours: keeps its traceback for --debug
     if pipe.end_reason:
         print(f"stream ended: {pipe.end_reason}", file=sys.stderr)
     if pipe.skipped:

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 from eventcore.errors import UserError
+from eventcore.settings import ms_to_us, positive
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -97,6 +98,14 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--denoise", action="store_true", help="drop background-activity noise events")
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse out-of-range numbers at the boundary (SettingsError: one line, exit 2)."""
+    for flag in ("window_ms", "hop_ms"):
+        ms_to_us(f"--{flag.replace('_', '-')}", getattr(args, flag, None))
+    for flag in ("speed", "seconds"):
+        positive(f"--{flag}", getattr(args, flag, None))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -105,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = [a for a in argv if a == "--debug"] + ["gui"] + [a for a in argv if a != "--debug"]
     args = parser.parse_args(argv)
     try:
+        check_args(args)
         return args.func(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -21,8 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eventcore.frames import batch_frames
+from eventcore.errors import CheckpointError
+from eventcore.settings import WindowSettings
+from eventcore.transforms import InputChain, ToFrames, input_chain
 from model.checkpoint import load_checkpoint
+from model.device import choose_device, device_name
 from model.zoo import resolve_model
 
 
@@ -35,27 +38,6 @@ class ModelResult:
     spike_maps: list[np.ndarray]
 
 
-def pick_device(requested: str | None) -> torch.device:
-    """CUDA when available (or asked for), else the CPU; a clear error for a bad request."""
-    if requested in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(requested)
-    except RuntimeError:
-        raise ValueError(f"unknown device {requested!r} (use cpu, cuda or cuda:N)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} asked for, but this machine has no usable CUDA GPU (use --device cpu)")
-    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {requested!r} asked for, but only {torch.cuda.device_count()} GPU(s) are present")
-    return dev
-
-
-def device_name(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    return "CPU"
-
-
 class InferenceEngine:
     """Runs a checkpointed TCJA-SNN on windows of events, on one device.
 
@@ -64,21 +46,23 @@ class InferenceEngine:
     :meth:`start_compile`; until it is ready (or if it fails) the eager model answers.
     """
 
-    def __init__(self, model: torch.nn.Module, cfg, meta: dict, device: str | None = None, record: bool = False,
-                 name: str = "model") -> None:
-        self.device = pick_device(device)
+    def __init__(self, model: torch.nn.Module, cfg, meta: dict, device: torch.device | str | None = None,
+                 record: bool = False, name: str = "model") -> None:
+        self.device = choose_device(device)
         self.cfg, self.meta, self.name, self.record = cfg, meta, name, record
         self.model = model.to(self.device).eval()
         self.half = self.device.type == "cuda"
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         win = meta.get("windowing", {})
-        self.window_us = int(win.get("window_us", 1_000_000))
-        self.hop_us = int(win.get("hop_us", 100_000))
+        self.windowing = WindowSettings(int(win.get("window_us", 1_000_000)), int(win.get("hop_us", 100_000)))
         self.split_by = str(win.get("split_by", "number"))
+        h, w = cfg.input_size
+        self.to_frames = ToFrames(cfg.T, h, w, self.split_by)
         self.class_names = tuple(meta.get("class_names") or ())
         if len(self.class_names) != cfg.n_classes:
-            raise ValueError(f"{name}: checkpoint names {len(self.class_names)} classes but the network has {cfg.n_classes}")
+            raise CheckpointError(f"{name}: checkpoint names {len(self.class_names)} classes but the network has "
+                                  f"{cfg.n_classes}")
         self.trained_on = str(meta.get("trained_on", "unknown"))
         self._fn = self._eager
         self.compile_state = "off"
@@ -88,11 +72,26 @@ class InferenceEngine:
     def from_checkpoint(cls, model: str | Path | None = None, device: str | None = None, record: bool = False
                         ) -> "InferenceEngine":
         """Load a shipped model by name, or a checkpoint file by path."""
+        dev = choose_device(device)
         path = resolve_model(model)
-        dev = pick_device(device)
         net, cfg, meta = load_checkpoint(path, map_location=dev)
         meta = meta.to_dict() if hasattr(meta, "to_dict") else meta
-        return cls(net, cfg, meta, device=str(dev), record=record, name=Path(path).stem)
+        return cls(net, cfg, meta, device=dev, record=record, name=Path(path).stem)
+
+    @property
+    def window_us(self) -> int:
+        """The checkpoint's own window length (the default a session may override)."""
+        return self.windowing.window_us
+
+    @property
+    def hop_us(self) -> int:
+        return self.windowing.hop_us
+
+    def input_chain(self, sensor_width: int, sensor_height: int, roi: tuple[int, int, int] | None = None,
+                    split_by: str | None = None) -> InputChain:
+        """The cut -> geometry -> frames chain from a sensor to this model (whole sample; live windows cut upstream)."""
+        return input_chain(sensor_width, sensor_height, self.T, self.cfg.input_size, split_by or self.split_by,
+                           None, roi)
 
     @property
     def T(self) -> int:
@@ -111,8 +110,7 @@ class InferenceEngine:
 
     def infer(self, windows: list[np.ndarray]) -> list[ModelResult]:
         """Classify a batch of windows (event arrays in model coordinates)."""
-        h, w = self.cfg.input_size
-        return self._run(torch.from_numpy(batch_frames(windows, self.T, h, w, self.split_by)))
+        return self._run(torch.from_numpy(self.to_frames.batch(windows)))
 
     def infer_frames(self, batch: np.ndarray) -> list[ModelResult]:
         """Classify ready-made frames [N, T, 2, H, W]."""

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from eventcore.decision import Decision, DecisionSmoother
+from eventcore.errors import UserError
 from eventcore.events import EVENT_DTYPE, empty_events
-from eventcore.geometry import Geometry
-from app.sources.base import FileSource, Source
+from eventcore.settings import WindowSettings
 from eventcore.window import SlidingWindow
+from app.sources.base import FileSource, Source
 
 
 @dataclass
@@ -118,16 +119,20 @@ class RateMeter:
 
 
 class Pipeline:
-    """Runs one source through the model until the source ends or :meth:`stop`."""
+    """Runs one source through the model until the source ends or :meth:`stop`.
+
+    ``windowing`` (default: the checkpoint's) and ``roi`` are fixed for the pipeline's life;
+    a change of either is a new pipeline (the session's job). ``error`` holds the exception
+    that stopped it: a :class:`UserError` is bad input, anything else a bug with its traceback.
+    """
 
     def __init__(
         self,
         source: Source,
         engine,
         *,
-        window_us: int | None = None,
-        hop_us: int | None = None,
-        geometry: Geometry | None = None,
+        windowing: WindowSettings | None = None,
+        roi: tuple[int, int, int] | None = None,
         noise_filter: Callable[[np.ndarray], np.ndarray] | None = None,
         smoother: DecisionSmoother | None = None,
         drop: bool | None = None,
@@ -136,9 +141,9 @@ class Pipeline:
     ) -> None:
         self.source = source
         self.engine = engine
-        self.window_us = int(window_us or engine.window_us)
-        self.hop_us = int(hop_us or engine.hop_us)
-        self.geometry = geometry or Geometry(source.width, source.height, engine.input_size)
+        self.windowing = windowing or engine.windowing
+        self.chain = engine.input_chain(source.width, source.height, roi)
+        self.geometry = self.chain.geometry.geometry
         self.noise_filter = noise_filter
         self.smoother = smoother or DecisionSmoother(engine.class_names)
         paced = isinstance(source, FileSource) and source.speed is not None
@@ -155,7 +160,7 @@ class Pipeline:
         self.events_in = 0
         self.windows_made = 0
         self.meter = RateMeter()
-        self.error: str | None = None
+        self.error: BaseException | None = None
         self.end_reason: str | None = None
         self.last_t_us: int | None = None
         self._view: collections.deque[np.ndarray] = collections.deque()
@@ -165,8 +170,25 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
 
     @property
+    def window_us(self) -> int:
+        return self.windowing.window_us
+
+    @property
+    def hop_us(self) -> int:
+        return self.windowing.hop_us
+
+    @property
     def skipped(self) -> int:
         return self.slot.skipped
+
+    @property
+    def error_text(self) -> str | None:
+        """The stopping error as one line for a banner or stderr (None when none)."""
+        if self.error is None:
+            return None
+        if isinstance(self.error, UserError):
+            return str(self.error)
+        return f"internal error: {type(self.error).__name__}: {self.error}"
 
     def start(self) -> None:
         self._threads = [
@@ -246,15 +268,15 @@ class Pipeline:
                     if not len(batch):
                         continue
                 self._keep_for_view(batch)
-                for win in self.window.push(self.geometry.apply(batch)):
+                for win in self.window.push(self.chain.geometry(batch)):
                     t_end, events = win.t_end, win.events
                     truth = self.source.labels.truth_at(t_end) if self.source.labels is not None else None
                     self.windows_made += 1
                     self.slot.put(WindowJob(events, int(t_end), time.perf_counter(), truth, restarted))
                     restarted = False
             self.end_reason = getattr(self.source, "end_reason", None)
-        except Exception as err:  # reported in the window / on stderr, never a crash
-            self.error = str(err)
+        except Exception as err:  # kept whole (traceback included) for the GUI banner / the CLI
+            self.error = err
         finally:
             self.slot.close()
 
@@ -281,7 +303,7 @@ class Pipeline:
                 if self.on_result is not None:
                     self.on_result(pred)
         except Exception as err:
-            self.error = f"inference failed: {err}"
+            self.error = err
             self._stop.set()
             self.source.close()
             self.slot.close()

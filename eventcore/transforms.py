@@ -48,12 +48,12 @@ class CutWindow:
 
 @dataclass(frozen=True)
 class ToModelInput:
-    """Sensor coordinates -> the model's input square (crop/scale); None = already native."""
+    """Sensor coordinates -> the model's input square (crop/scale; the identity returns its input)."""
 
-    geometry: Geometry | None = None
+    geometry: Geometry
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
-        return events if self.geometry is None else self.geometry.apply(events)
+        return self.geometry.apply(events)
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,9 @@ class InputChain:
 
 def input_chain(sensor_width: int, sensor_height: int, T: int, input_size: tuple[int, int], split_by: str = "number",
                 window_us: int | None = None, roi: tuple[int, int, int] | None = None) -> InputChain:
-    """The chain for a sensor and a model (geometry skipped when the sensor already is the input square)."""
+    """The chain for a sensor and a model (ValueError for a non-square input or an ROI off the sensor)."""
     h, w = int(input_size[0]), int(input_size[1])
     if h != w:
         raise ValueError(f"event models take square inputs, got {tuple(input_size)}")
-    native = roi is None and (int(sensor_width), int(sensor_height)) == (w, h)
-    geometry = None if native else Geometry(sensor_width, sensor_height, w, roi)
+    geometry = Geometry(sensor_width, sensor_height, w, roi)
     return InputChain(CutWindow(window_us), ToModelInput(geometry), ToFrames(int(T), h, w, split_by))

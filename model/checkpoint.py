@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import pickle
 import zipfile
@@ -24,11 +25,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from eventcore.errors import CheckpointError
+from eventcore.errors import CheckpointError, SettingsError
+from eventcore.settings import MAX_INPUT_SIZE, MAX_T, WindowSettings
 from model.networks import NetConfig, TCJANet, build_network
 
 FORMAT = "tcja-gesture-checkpoint"
 VERSION = 1
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MAX_PARAMETERS = 500_000_000  # a declared network beyond this is a damaged file, not a model
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,11 @@ class CheckpointMeta:
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
         object.__setattr__(self, "accuracies", {str(k): float(v) for k, v in self.accuracies.items()})
 
+    @property
+    def window_settings(self) -> WindowSettings:
+        """The live window and hop the model was trained for."""
+        return WindowSettings(self.windowing.window_us, self.windowing.hop_us)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["class_names"] = list(self.class_names)
@@ -89,6 +98,25 @@ class CheckpointMeta:
             return cls(**{**d, "windowing": Windowing(**d["windowing"])})
         except (KeyError, TypeError) as err:
             raise ValueError(f"incomplete meta: {err}") from None
+
+
+def _check_sizes(cfg: NetConfig, meta: CheckpointMeta) -> str | None:
+    """Refuse declared sizes that would allocate absurd amounts of memory before building anything."""
+    if not 1 <= cfg.T <= MAX_T:
+        return f"T={cfg.T} outside 1..{MAX_T}"
+    if not all(1 <= v <= MAX_INPUT_SIZE for v in cfg.input_size):
+        return f"input size {list(cfg.input_size)} outside 1..{MAX_INPUT_SIZE}"
+    try:
+        meta.window_settings
+    except SettingsError as err:
+        return f"windowing: {err}"
+    k2, widths = cfg.conv_kernel ** 2, (cfg.in_channels, *cfg.channels)
+    fh, fw = cfg.feature_size
+    params = sum(a * b * k2 for a, b in zip(widths, widths[1:]))
+    params += fh * fw * cfg.channels[-1] * cfg.head_hidden + cfg.head_hidden * cfg.n_classes * cfg.voting
+    if params > MAX_PARAMETERS:
+        return f"declares about {params:,} parameters (more than {MAX_PARAMETERS:,})"
+    return None
 
 
 def _check_consistent(cfg: NetConfig, meta: CheckpointMeta) -> str | None:
@@ -176,6 +204,9 @@ def load_checkpoint(
         state = dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: invalid checkpoint contents: {err}") from None
+    problem = _check_sizes(cfg, meta)
+    if problem:
+        raise CheckpointError(f"{path}: implausible checkpoint: {problem}")
     problem = _check_consistent(cfg, meta)
     if problem:
         raise CheckpointError(f"{path}: metadata disagrees with config {cfg.name!r}: {problem}")
@@ -185,3 +216,19 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: state_dict does not match config {cfg.name!r}: {problem}")
     model.load_state_dict(state)
     return model.to(map_location).eval(), cfg, meta
+
+
+def model_card(meta: CheckpointMeta | dict) -> tuple[str, str]:
+    """A checkpoint's model card as ``(path relative to the repository, text)``; ``("", "")`` when none.
+
+    The card's path is stored in ``meta.notes`` (a JSON object with a ``model_card`` key).
+    """
+    notes = meta.get("notes") if isinstance(meta, dict) else meta.notes
+    try:
+        rel = json.loads(notes or "{}").get("model_card")
+    except (json.JSONDecodeError, AttributeError):
+        return "", ""
+    card = REPO_ROOT / str(rel) if rel else None
+    if card is None or not card.is_file():
+        return "", ""
+    return str(rel), card.read_text()

@@ -150,17 +150,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eventcore.errors import CheckpointError
+    from eventcore.errors import UserError
     from model.checkpoint import load_checkpoint
+    from model.device import choose_device
     from model.datasets import TrainWindow, load_splits
 
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     try:
+        device = choose_device(args.device)
         model, cfg, meta = load_checkpoint(args.checkpoint, map_location=device)
-    except CheckpointError as err:
+    except UserError as err:  # a bad device or checkpoint: one line, exit 2, as in the app and training
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:

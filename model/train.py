@@ -41,7 +41,9 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from model.checkpoint import CheckpointMeta, Windowing, save_checkpoint
-from eventcore.errors import SourceError
+from model.device import choose_device
+from eventcore.errors import SettingsError, SourceError, UserError
+from eventcore.settings import ms_to_us
 from model.datasets import DATASETS, CameraAugment, Splits, TrainWindow, dvs128_gesture, load_splits
 from model.evaluate import predict, predicted, score
 from model.networks import CONFIGS, NetConfig, build_network
@@ -104,12 +106,8 @@ def setup_distributed(device_arg: str | None) -> Dist:
     """Join the torchrun process group when WORLD_SIZE > 1; pick this process's device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    if device_arg in (None, "", "auto"):
-        device_arg = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device_arg)
+    device = choose_device(device_arg)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SystemExit(f"error: --device {device_arg}: no usable CUDA GPU here (use --device cpu)")
         if world > 1:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
@@ -228,7 +226,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     cuda = d.device.type == "cuda"
     amp = cuda if args.amp is None else args.amp
     if amp and not cuda:
-        raise SystemExit("error: --amp needs a CUDA device (mixed precision here is float16 with a GradScaler)")
+        raise SettingsError("--amp needs a CUDA device (mixed precision here is float16 with a GradScaler)")
     workers = args.workers if args.workers is not None else (6 if cuda else 0)
     torch.manual_seed(args.seed + d.rank)
     np.random.seed(args.seed + d.rank)
@@ -250,7 +248,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
                              seed=args.seed, cache=args.cache, workers=workers, limit_train=args.limit_train,
                              limit_test=args.limit_test)
     except (ValueError, SourceError) as err:
-        raise SystemExit(f"error: {err}") from None
+        raise UserError(str(err)) from None
     windowing = live_windowing(splits, window, cfg, int(round(args.hop_ms * 1000)))
     protocol = "picked on validation" if splits.val is not None else "max test accuracy"
     idle = bool((splits.train.labels < 0).any() or (splits.test.labels < 0).any())
@@ -262,11 +260,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     resume_path = out / RESUME_FILE
     if args.resume:
         if not resume_path.is_file():
-            raise SystemExit(f"error: --resume: {resume_path} not found (nothing to resume in {out})")
+            raise UserError(f"--resume: {resume_path} not found (nothing to resume in {out})")
         saved = torch.load(resume_path, map_location=d.device, weights_only=True)
         if saved["config"] != cfg.to_dict():
-            raise SystemExit(f"error: --resume: {resume_path} was trained with config {saved['config']['name']!r}, "
-                             f"not {cfg.name!r}")
+            raise UserError(f"--resume: {resume_path} was trained with config {saved['config']['name']!r}, "
+                          f"not {cfg.name!r}")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scaler.load_state_dict(saved["scaler"])
@@ -350,7 +348,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    run(parse_args(argv), argv)
+    args = parse_args(argv)
+    try:
+        ms_to_us("--window-ms", args.window_ms)
+        ms_to_us("--hop-ms", args.hop_ms)
+        run(args, argv)
+    except UserError as err:  # bad input: one line, exit 2, as in the app and evaluation
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("eventcore", "model", "app", "tools")
 # The part of model/ the app may use: the network and its checkpoints.
-APP_MAY_USE_MODEL = ("model", "model.networks", "model.tcja", "model.checkpoint", "model.zoo", "model.export")
+APP_MAY_USE_MODEL = ("model", "model.networks", "model.tcja", "model.checkpoint", "model.zoo", "model.export",
+                     "model.device")
 
 
 def _module_name(path: Path) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.inference import InferenceEngine, pick_device
+from app.inference import InferenceEngine
 from eventcore.geometry import Geometry
 from app.pipeline import LatestSlot, Pipeline
 from app.sources.base import ArraySource
@@ -147,10 +147,13 @@ def test_compile_failure_falls_back_to_eager(ckpt, monkeypatch):
 
 
 def test_device_choice_is_clear():
-    assert pick_device("cpu").type == "cpu"
+    from eventcore.errors import SettingsError
+    from model.device import choose_device
+
+    assert choose_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
-        assert pick_device(None).type == "cpu"
-        with pytest.raises(ValueError, match="no usable CUDA GPU"):
-            pick_device("cuda")
-    with pytest.raises(ValueError, match="unknown device"):
-        pick_device("tpu")
+        assert choose_device(None).type == "cpu"
+        with pytest.raises(SettingsError, match="no usable CUDA GPU"):
+            choose_device("cuda")
+    with pytest.raises(SettingsError, match="unknown device"):
+        choose_device("tpu")

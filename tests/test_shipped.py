@@ -36,9 +36,8 @@ def test_shipped_model_recognises_its_demo_recording():
 
 
 def test_about_box_shows_the_model_card_and_says_simulated():
-    pytest.importorskip("PyQt6")
-    from app.gui.main_window import model_card
+    from app.session import about_model
 
-    summary, card = model_card(InferenceEngine.from_checkpoint(default_model(), device="cpu"))
+    summary, card = about_model(InferenceEngine.from_checkpoint(default_model(), device="cpu"))
     assert "trained on: simulated" in summary
     assert "SIMULATED" in card and "--dataset dvs128" in card

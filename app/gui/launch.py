@@ -27,15 +27,9 @@ def has_display() -> bool:
 def run_headless(args: argparse.Namespace) -> int:
     """The ``classify`` output at real time for the GUI's source (the demo recording by default)."""
     from app.classify import run_classify
-    from eventcore.errors import UserError
-    from app.gui.main_window import ROOT, demo_recordings
+    from app.demo import default_demo
 
-    source = args.source
-    if source is None:
-        demos = demo_recordings()
-        if not demos:
-            raise UserError(f"no demo recording in {ROOT / 'recordings'}: pass a file, camera or host:port")
-        source = str(demos[0])
+    source = args.source if args.source is not None else str(default_demo())
     ns = argparse.Namespace(**{**vars(args), "source": source, "whole": False, "speed": 1.0, "seconds": None})
     return run_classify(ns)
 
@@ -47,19 +41,16 @@ def run_gui(args: argparse.Namespace) -> int:
         return run_headless(args)
     from PyQt6.QtWidgets import QApplication
 
-    from app.gui.main_window import MainWindow, demo_recordings
-    from app.gui.session import Settings
+    from eventcore.settings import WindowRequest
+    from app.demo import demo_recordings
+    from app.gui.main_window import MainWindow
+    from app.session import Settings
 
+    settings = Settings(window=WindowRequest.from_ms(args.window_ms, args.hop_ms), denoise=bool(args.denoise))
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    settings = Settings(
-        window_us=int(args.window_ms * 1000) if args.window_ms else None,
-        hop_us=int(args.hop_ms * 1000) if args.hop_ms else None,
-        denoise=bool(args.denoise),
-    )
     win = MainWindow(settings, compile_model=bool(args.compile))
     win.show()
     problems = [] if win.load_model(args.model, args.device) else [win.model_problem]
-    win.session.settings.window_us, win.session.settings.hop_us = settings.window_us, settings.hop_us
     if args.source is None and not demo_recordings():
         problems.append("no demo recording found: open a file (Source > Open file), a camera or a network stream")
     elif not (win.open_source(args.source) if args.source is not None else win.open_demo()):

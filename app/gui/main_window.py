@@ -1,20 +1,17 @@
-"""The main window: wires the views and controls to a :class:`Session` and redraws on a timer.
+"""The main window: lays out the views and controls and wires their signals to a :class:`Session`.
 
-The GUI thread only draws. A ``QTimer`` (60 Hz) reads the pipeline's newest state (recent
-events, latest prediction) and redraws; nothing is queued, so a slow redraw skips states
-instead of falling behind. Errors from sources, models and the pipeline appear in the
+Everything that is not drawing (model and device loading, settings, playback arithmetic,
+status text, the model card) lives in the Qt-free :mod:`app.session`. The GUI thread only
+draws: a ``QTimer`` (60 Hz) reads the pipeline's newest state and redraws; nothing is
+queued, so a slow redraw skips states instead of falling behind. Problems appear in the
 banner at the top and the window stays usable.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import html
-import json
 import time
 from pathlib import Path
 
-import numpy as np
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
@@ -30,58 +27,17 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from eventcore.errors import SourceError, UserError
+from app.demo import RECORDINGS_DIR, default_demo, demo_recordings  # noqa: F401 (demo_recordings: re-export)
 from app.gui.attention_view import AttentionView
 from app.gui.controls import SEEK_STEPS, PlaybackBar, SettingsPanel
 from app.gui.event_view import EventView
 from app.gui.prediction_view import PredictionView
-from app.gui.render import event_image, latency_summary
-from app.gui.session import Session, Settings
-from eventcore.errors import SourceError
+from app.gui.render import event_image
+from app.session import Session, Settings
 
 REDRAW_HZ = 60
 STATUS_EVERY_S = 0.25
-LATENCY_SPAN_S = 5.0
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def demo_recordings() -> list[Path]:
-    """The shipped demo recordings (``recordings/*.aedat4``), sorted; the first is the default."""
-    return sorted((ROOT / "recordings").glob("*.aedat4"))
-
-
-def model_errors() -> tuple[type[BaseException], ...]:
-    from eventcore.errors import CheckpointError
-
-    return (CheckpointError, ValueError, OSError)
-
-
-def model_card(engine) -> tuple[str, str]:
-    """The About box for a loaded model: (its checkpoint metadata as HTML, its model card text or "")."""
-    meta = engine.meta
-    meta = dataclasses.asdict(meta) if dataclasses.is_dataclass(meta) else dict(meta)
-    cfg = engine.cfg
-    lines = [
-        f"<b>{engine.name}</b> ({cfg.name}: T={cfg.T}, input {cfg.input_size[0]}x{cfg.input_size[1]}, "
-        f"channels {list(cfg.channels)}, TCJA in blocks {[b + 1 for b in cfg.tcja_blocks]})",
-        f"<b>trained on: {html.escape(engine.trained_on)}</b>",
-        f"window {engine.window_us / 1e3:.0f} ms, hop {engine.hop_us / 1e3:.0f} ms, frames split by {engine.split_by}",
-    ]
-    for name, acc in (meta.get("accuracies") or {}).items():
-        lines.append(f"accuracy {html.escape(name)}: {float(acc):.1%}")
-    for key in ("date", "command"):
-        if meta.get(key):
-            lines.append(f"{key}: {html.escape(str(meta[key]))}")
-    try:
-        card_path = json.loads(meta.get("notes") or "{}").get("model_card")
-    except (json.JSONDecodeError, AttributeError):
-        card_path = None
-    card = ROOT / card_path if card_path else None
-    if card is not None and card.is_file():
-        lines.append(f"model card: {html.escape(card_path)} (details below)")
-        return "<br>".join(lines), card.read_text()
-    if meta.get("notes"):
-        lines.append(f"notes: {html.escape(str(meta['notes']))}")
-    return "<br>".join(lines), ""
 
 
 class MainWindow(QMainWindow):
@@ -92,15 +48,13 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("DVS gesture recognition (TCJA-SNN)")
         self.resize(1280, 800)
         self.setAcceptDrops(True)
-        self.session = Session(settings)
-        self.compile_model = compile_model
-        self.model_spec: str | None = None
+        self.session = Session(settings, compile_model=compile_model)
         self.model_problem: str | None = None
-        self.device_spec: str | None = None
         self.redraws = 0
         self.draw_log: list[tuple[float, int | None, object]] | None = None
         self.drawn_prediction = None
         self._drawn_t: int | None = None
+        self._drawn_pipe = None
         self._last_status = 0.0
         self._reported_pipe = None
         self._build()
@@ -124,7 +78,7 @@ class MainWindow(QMainWindow):
         self.banner_row.setVisible(False)
 
         self.event_view = EventView()
-        self.event_view.roi_changed.connect(self._on_roi)
+        self.event_view.roi_changed.connect(lambda x0, y0, side: self.set_roi((x0, y0, side)))
         self.playback = PlaybackBar()
         self.attention = AttentionView()
         self.prediction = PredictionView()
@@ -166,6 +120,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect_controls()
         self._fill_model_choices()
+        self._show_settings()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&Source")
@@ -195,24 +150,37 @@ class MainWindow(QMainWindow):
         return act
 
     def _connect_controls(self) -> None:
+        """Each control asks the session for one change, passing the control's new value."""
         pb, sp = self.playback, self.settings_panel
         pb.play.clicked.connect(self.toggle_play)
         pb.step.clicked.connect(self.step)
-        pb.seek.sliderReleased.connect(self._on_seek)
-        pb.speed.currentIndexChanged.connect(self._on_speed)
-        pb.loop.toggled.connect(self._on_loop)
+        pb.seek.sliderReleased.connect(lambda: self._ask(self.session.seek_fraction, pb.seek.value() / SEEK_STEPS))
+        pb.speed.currentIndexChanged.connect(lambda i: self.session.set_speed(pb.speed.itemData(i)))
+        pb.loop.toggled.connect(self.session.set_loop)
         pb.record.clicked.connect(self.toggle_recording)
         sp.model.activated.connect(self._on_model_choice)
         sp.device.activated.connect(self._on_device)
-        sp.window_ms.editingFinished.connect(self._on_windowing)
-        sp.hop_ms.editingFinished.connect(self._on_windowing)
-        sp.view_mode.currentIndexChanged.connect(self._on_view)
-        sp.view_ms.valueChanged.connect(self._on_view)
+        sp.window_ms.editingFinished.connect(lambda: self.set_windowing_ms(window_ms=sp.window_ms.value()))
+        sp.hop_ms.editingFinished.connect(lambda: self.set_windowing_ms(hop_ms=sp.hop_ms.value()))
+        sp.view_mode.currentIndexChanged.connect(lambda i: self._set_view(mode=sp.view_mode.itemData(i)))
+        sp.view_ms.valueChanged.connect(lambda v: self._set_view(span_ms=v))
         sp.overlay.currentIndexChanged.connect(lambda _: self._draw_overlay())
         sp.roi.toggled.connect(self._on_roi_toggled)
-        sp.denoise.toggled.connect(self._on_denoise)
+        sp.denoise.toggled.connect(lambda on: self._ask(self.session.set_denoise, on))
+
+    def _ask(self, change, *args) -> bool:
+        """Ask the session for a change; a refusal (UserError) goes to the banner. True when accepted."""
+        try:
+            change(*args)
+        except UserError as err:
+            self.show_message(str(err))
+            return False
+        finally:
+            self._on_pipeline_changed()
+        return True
 
     def _fill_model_choices(self) -> None:
+        from model.device import available_devices
         from model.zoo import shipped_models
 
         sp = self.settings_panel
@@ -221,14 +189,21 @@ class MainWindow(QMainWindow):
             sp.model.addItem(name, name)
         sp.model.addItem("checkpoint file...", None)
         sp.device.clear()
-        sp.device.addItem("cpu", "cpu")
-        try:
-            import torch
+        self.devices = [dev for dev, _ in available_devices()]
+        for dev, label in available_devices():
+            sp.device.addItem(label)
 
-            for i in range(torch.cuda.device_count()):
-                sp.device.addItem(f"cuda:{i} ({torch.cuda.get_device_name(i)})", f"cuda:{i}")
-        except RuntimeError:
-            pass
+    def _show_settings(self) -> None:
+        """Set the controls to the session's settings (they start from what the CLI asked for)."""
+        st, sp, pb = self.session.settings, self.settings_panel, self.playback
+        for widget, set_value in ((sp.view_mode, lambda: sp.view_mode.setCurrentIndex(sp.view_mode.findData(st.view_mode))),
+                                  (sp.view_ms, lambda: sp.view_ms.setValue(st.view_span_us / 1000)),
+                                  (sp.denoise, lambda: sp.denoise.setChecked(st.denoise)),
+                                  (pb.speed, lambda: pb.speed.setCurrentIndex(max(0, pb.speed.findData(st.speed)))),
+                                  (pb.loop, lambda: pb.loop.setChecked(st.loop))):
+            widget.blockSignals(True)
+            set_value()
+            widget.blockSignals(False)
 
     # ---- messages -----------------------------------------------------------------------
     def show_message(self, text: str) -> None:
@@ -249,11 +224,8 @@ class MainWindow(QMainWindow):
         """Open a file, camera or host:port; on failure say why and keep the current source."""
         try:
             src = self.session.open(spec)
-        except SourceError as err:
+        except UserError as err:
             self.show_message(str(err))
-            return False
-        except (ValueError, OSError) as err:
-            self.show_message(f"{spec}: {err}")
             return False
         self.clear_message()
         self.event_view.set_sensor(src.width, src.height)
@@ -268,14 +240,15 @@ class MainWindow(QMainWindow):
         return True
 
     def open_demo(self) -> bool:
-        demos = demo_recordings()
-        if not demos:
-            self.show_message(f"no demo recording in {ROOT / 'recordings'}: open a file instead")
+        try:
+            demo = default_demo()
+        except SourceError as err:
+            self.show_message(f"{err}: open a file instead")
             return False
-        return self.open_source(str(demos[0]))
+        return self.open_source(str(demo))
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open recording", str(ROOT / "recordings"),
+        path, _ = QFileDialog.getOpenFileName(self, "Open recording", str(RECORDINGS_DIR),
                                               "AEDAT recordings (*.aedat4 *.aedat *.dat);;All files (*)")
         if path:
             self.open_source(path)
@@ -319,42 +292,29 @@ class MainWindow(QMainWindow):
             self.open_source(urls[0].toLocalFile())
 
     # ---- model --------------------------------------------------------------------------
-    def load_model(self, model: str | None, device: str | None = None) -> bool:
+    def load_model(self, model: str | None, device=None) -> bool:
         """Load a shipped model by name or a checkpoint path; on failure say why and keep the old one."""
-        from app.inference import InferenceEngine
-
         try:
-            engine = InferenceEngine.from_checkpoint(model, device, record=True)
-        except model_errors() as err:
+            engine = self.session.load_model(model, device)
+        except UserError as err:
             self.model_problem = f"cannot load model: {err}"
             self.show_message(self.model_problem)
             return False
-        previous = self.model_spec, self.device_spec
-        self.model_spec, self.device_spec = model, device
-        if not self.set_engine(engine):
-            self.model_spec, self.device_spec = previous
-            return False
+        self.model_problem = None
+        self.clear_message()
+        self._show_engine(engine)
         return True
 
-    def set_engine(self, engine) -> bool:
-        """Use an inference engine (made with ``record=True``); refuse one that cannot take events."""
-        if engine.cfg.in_channels != 2:
-            self.show_message(f"model {engine.name}: expects {engine.cfg.in_channels} input channel(s); an event "
-                              "model takes 2 (OFF, ON). Choose another model.")
-            return False
-        self.session.set_engine(engine)
-        self.model_problem = None
-        if self.compile_model:
-            engine.start_compile()
-        self.clear_message()
+    def _show_engine(self, engine) -> None:
+        """Point the model, device and overlay choosers and the attention view at ``engine``."""
         sp = self.settings_panel
         idx = sp.model.findText(engine.name)
         if idx < 0:
-            sp.model.insertItem(sp.model.count() - 1, engine.name, self.model_spec or engine.name)
+            sp.model.insertItem(sp.model.count() - 1, engine.name, self.session.model_spec or engine.name)
             idx = sp.model.count() - 2
         sp.model.setCurrentIndex(idx)
-        dev = engine.device
-        sp.device.setCurrentIndex(max(0, sp.device.findData("cpu" if dev.type == "cpu" else f"cuda:{dev.index or 0}")))
+        key = (engine.device.type, engine.device.index or 0)
+        sp.device.setCurrentIndex(next((i for i, d in enumerate(self.devices) if (d.type, d.index or 0) == key), 0))
         sp.overlay.blockSignals(True)
         sp.overlay.clear()
         sp.overlay.addItem("off", -1)
@@ -363,29 +323,28 @@ class MainWindow(QMainWindow):
         sp.overlay.blockSignals(False)
         self.attention.set_blocks([f"TCJA gate, block {b + 1} (T x C)" for b in engine.cfg.tcja_blocks])
         self._on_pipeline_changed()
-        return True
 
     def choose_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", str(ROOT / "model" / "weights"),
-                                              "Checkpoints (*.pt);;All files (*)")
+        from model.zoo import WEIGHTS_DIR
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", str(WEIGHTS_DIR), "Checkpoints (*.pt);;All files (*)")
         if path:
-            self.load_model(path, self.device_spec)
+            self.load_model(path, self.session.device)
 
     def _on_model_choice(self, index: int) -> None:
         spec = self.settings_panel.model.itemData(index)
         if spec is None:
             self.choose_checkpoint()
-        elif spec != self.model_spec:
-            self.load_model(spec, self.device_spec)
+        elif spec != self.session.model_spec:
+            self.load_model(spec, self.session.device)
 
     def _on_device(self, index: int) -> None:
-        device = self.settings_panel.device.itemData(index)
-        if device != self.device_spec and self.session.engine is not None:
-            self.load_model(self.model_spec, device)
+        device = self.devices[index]
+        if self.session.engine is not None and device != self.session.device:
+            self.load_model(self.session.model_spec, device)
 
     def show_about(self) -> None:
-        engine = self.session.engine
-        summary, card = model_card(engine) if engine is not None else ("no model loaded", "")
+        summary, card = self.session.about()
         box = QMessageBox(QMessageBox.Icon.Information, "About", "", parent=self)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setText("Real-time DVS gesture recognition with a TCJA-SNN.<br><br>" + summary)
@@ -393,129 +352,65 @@ class MainWindow(QMainWindow):
             box.setDetailedText(card)
         box.exec()
 
-    # ---- settings that need a new pipeline ----------------------------------------------
-    def _restart(self) -> None:
-        try:
-            self.session.restart()
-        except (SourceError, ValueError, OSError) as err:
-            self.show_message(str(err))
-        self._on_pipeline_changed()
+    # ---- settings -----------------------------------------------------------------------
+    def set_windowing_ms(self, window_ms: float | None = None, hop_ms: float | None = None) -> bool:
+        """Ask the session for a new window and/or hop (ms); a refusal goes to the banner."""
+        return self._ask(self.session.set_windowing_ms, window_ms, hop_ms)
 
-    def _on_windowing(self) -> None:
-        if self.session.engine is None:
-            return
-        sp, st = self.settings_panel, self.session.settings
-        window_us, hop_us = int(sp.window_ms.value() * 1000), int(sp.hop_ms.value() * 1000)
-        pipe = self.session.pipe
-        if pipe is not None and (window_us, hop_us) == (pipe.window_us, pipe.hop_us):
-            return
-        st.window_us, st.hop_us = window_us, hop_us
-        self._restart()
+    def set_roi(self, roi: tuple[int, int, int] | None) -> bool:
+        """Use a square region of interest ``(x0, y0, side)`` of the sensor (None: the default crop)."""
+        return self._ask(self.session.set_roi, roi)
 
     def _on_roi_toggled(self, on: bool) -> None:
         self.event_view.set_editing(on)
-        if not on and self.session.settings.roi is not None:
-            self.session.settings.roi = None
-            self._restart()
+        if not on:
+            self.set_roi(None)
 
-    def _on_roi(self, x0: int, y0: int, side: int) -> None:
-        self.set_roi((x0, y0, side))
-
-    def set_roi(self, roi: tuple[int, int, int] | None) -> None:
-        """Use a square region of interest ``(x0, y0, side)`` of the sensor (None: the default crop)."""
-        self.session.settings.roi = roi
-        self._restart()
-
-    def _on_denoise(self, on: bool) -> None:
-        self.session.settings.denoise = on
-        self._restart()
-
-    def _on_view(self, *_) -> None:
-        sp = self.settings_panel
-        span = sp.view_ms.value() * 1000
-        self.session.settings.view_us = int(span if sp.view_mode.currentData() == "window" else 5 * span)
-        if self.session.pipe is not None:
-            self.session.pipe.view_us = self.session.settings.view_us
-        self._drawn_t = None
+    def _set_view(self, mode: str | None = None, span_ms: float | None = None) -> None:
+        self._ask(self.session.set_view, mode, span_ms)
 
     def _on_pipeline_changed(self) -> None:
-        """A new pipeline (or none): reset what was drawn and show its geometry and settings."""
+        """Show the pipeline in force (a new one, or none): its geometry and settings; forget what was drawn."""
+        pipe, src = self.session.pipe, self.session.source
+        if pipe is self._drawn_pipe:
+            return
+        self._drawn_pipe = pipe
         self.drawn_prediction = None
         self._drawn_t = None
         self._reported_pipe = None
-        pipe, src = self.session.pipe, self.session.source
         if pipe is None:
             return
         self.event_view.set_crop_box(pipe.geometry.crop_box)
         sp = self.settings_panel
-        for box, value in ((sp.window_ms, pipe.window_us), (sp.hop_ms, pipe.hop_us)):
+        for box, value in ((sp.window_ms, pipe.windowing.window_ms), (sp.hop_ms, pipe.windowing.hop_ms)):
             box.blockSignals(True)
-            box.setValue(value / 1000)
+            box.setValue(value)
             box.blockSignals(False)
         self.prediction.set_classes(self.session.engine.class_names, src.labels is not None)
-        self._on_view()
 
     # ---- playback -----------------------------------------------------------------------
     def toggle_play(self) -> None:
-        src, pipe = self.session.source, self.session.pipe
-        if not self.session.is_file:
-            return
-        if pipe is not None and pipe.done:
-            self._restart()
-            src.resume()
-        elif src.paused:
-            src.resume()
-        else:
-            src.pause()
-        self.playback.play.setText("Play" if src.paused else "Pause")
+        self._ask(self.session.toggle_play)
+        self.playback.play.setText("Play" if self.session.paused else "Pause")
 
     def pause(self) -> None:
-        if self.session.is_file and not self.session.source.paused:
-            self.toggle_play()
+        self.session.pause()
+        self.playback.play.setText("Play" if self.session.paused else "Pause")
 
     def step(self) -> None:
         """While paused, play one hop of the file (one more window)."""
-        if self.session.is_file and self.session.pipe is not None:
-            self.pause()
-            self.session.source.step(self.session.pipe.hop_us)
+        self.session.step()
+        self.playback.play.setText("Play" if self.session.paused else "Pause")
 
     def seek(self, t_us: int) -> None:
         """Jump to file time ``t_us``; while paused, play one window there so it is shown."""
-        src, pipe = self.session.source, self.session.pipe
-        if not self.session.is_file or pipe is None:
-            return
-        src.seek(t_us)
-        if src.paused:
-            src.step(pipe.window_us + pipe.hop_us)
+        self.session.seek(t_us)
 
     def forward(self) -> None:
-        src = self.session.source
-        if self.session.is_file:
-            if src.paused:
-                self.step()
-            else:
-                self.seek(src.position_us + 1_000_000)
+        self.session.forward()
 
     def back(self) -> None:
-        src, pipe = self.session.source, self.session.pipe
-        if self.session.is_file and pipe is not None:
-            self.seek(src.position_us - (pipe.window_us + 2 * pipe.hop_us if src.paused else 1_000_000))
-
-    def _on_seek(self) -> None:
-        src = self.session.source
-        if self.session.is_file:
-            self.seek(src.start_us + self.playback.seek.value() * src.duration_us // SEEK_STEPS)
-
-    def _on_speed(self, index: int) -> None:
-        speed = self.playback.speed.itemData(index)
-        self.session.settings.speed = speed
-        if self.session.is_file:
-            self.session.source.speed = speed
-
-    def _on_loop(self, on: bool) -> None:
-        self.session.settings.loop = on
-        if self.session.is_file:
-            self.session.source.loop = on
+        self.session.back()
 
     def toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
@@ -533,7 +428,7 @@ class MainWindow(QMainWindow):
     def start_recording(self, path: str) -> bool:
         try:
             self.session.start_recording(path)
-        except (SourceError, ValueError, OSError) as err:
+        except UserError as err:
             self.show_message(f"cannot record: {err}")
             return False
         self.playback.record.setText("Stop recording")
@@ -577,6 +472,7 @@ class MainWindow(QMainWindow):
     # ---- drawing ------------------------------------------------------------------------
     def refresh(self) -> None:
         """One redraw from the pipeline's newest state (never a backlog)."""
+        self._on_pipeline_changed()
         pipe, src = self.session.pipe, self.session.source
         if pipe is None:
             return
@@ -584,9 +480,8 @@ class MainWindow(QMainWindow):
         drawn_t = None
         if pipe.last_t_us != self._drawn_t:
             events = pipe.recent_events()
-            sp = self.settings_panel
-            mode = sp.view_mode.currentData()
-            self.event_view.show_events(event_image(events, src.width, src.height, mode, sp.view_ms.value() * 1000))
+            view = self.session.settings
+            self.event_view.show_events(event_image(events, src.width, src.height, view.view_mode, view.view_span_us))
             if len(events):
                 drawn_t = self._drawn_t = int(events["timestamp"][-1])
         pred = pipe.latest
@@ -612,37 +507,35 @@ class MainWindow(QMainWindow):
             self.event_view.show_spike_map(pred.spike_maps[block])
 
     def _update_status(self, now: float) -> None:
-        pipe, src, engine = self.session.pipe, self.session.source, self.session.engine
-        self.status_source.setText(f"{src.describe()}")
-        self.status_rate.setText(f"{pipe.meter.rate(now) / 1e3:,.0f} k ev/s | skipped {pipe.skipped} windows")
-        recent = [p.latency_ms for p in list(pipe.history) if p.t_done >= now - LATENCY_SPAN_S]
-        lat = latency_summary(np.asarray(recent))
-        self.status_latency.setText("latency: -" if lat is None else f"latency {lat[0]:.0f} ms (p95 {lat[1]:.0f} ms)")
-        self.status_model.setText(f"{engine.name} (trained on {engine.trained_on}) | {engine.device_name}")
-        self.settings_panel.compile_state.setText(engine.compile_state)
-        if self.session.recorder is not None:
-            self.status_rec.setText(f"\u25cf REC {self.session.recorder.elapsed_us / 1e6:.1f} s")
-        if self.session.is_file:
-            pb = self.playback
-            if not pb.seek.isSliderDown() and src.duration_us > 0:
-                pb.seek.setValue(int((src.position_us - src.start_us) * SEEK_STEPS // src.duration_us))
-            pb.time.setText(f"{(src.position_us - src.start_us) / 1e6:.1f} / {src.duration_us / 1e6:.1f} s")
-        self._report_end(pipe)
-
-    def _report_end(self, pipe) -> None:
-        """Say once why a pipeline stopped: an error, a lost stream, or the end of a file."""
-        if self._reported_pipe is pipe:
+        st = self.session.status(now)
+        if st is None:
             return
-        if pipe.error:
-            self._reported_pipe = pipe
-            self.show_message(f"{self.session.source.name}: {pipe.error}")
-        elif pipe.done:
-            self._reported_pipe = pipe
-            if pipe.end_reason:
-                self.show_message(f"{self.session.source.name}: stream ended: {pipe.end_reason}")
-            elif self.session.is_file:
-                self.playback.play.setText("Play")
-                self.statusBar().showMessage("end of recording: press Play to start again", 10_000)
+        self.status_source.setText(st.source)
+        self.status_rate.setText(st.rate)
+        self.status_latency.setText(st.latency)
+        self.status_model.setText(st.model)
+        self.settings_panel.compile_state.setText(st.compile_state)
+        if st.recording:
+            self.status_rec.setText(st.recording)
+        if st.seek_fraction is not None:
+            if not self.playback.seek.isSliderDown():
+                self.playback.seek.setValue(int(st.seek_fraction * SEEK_STEPS))
+            self.playback.time.setText(st.time)
+        self._report_end()
+
+    def _report_end(self) -> None:
+        """Say once why a pipeline stopped: an error, a lost stream, or the end of a file."""
+        pipe = self.session.pipe
+        report = self.session.end_report()
+        if report is None or self._reported_pipe is pipe:
+            return
+        self._reported_pipe = pipe
+        kind, text = report
+        if kind == "error":
+            self.show_message(text)
+        else:
+            self.playback.play.setText("Play")
+            self.statusBar().showMessage(text, 10_000)
 
     def closeEvent(self, event) -> None:
         self.timer.stop()

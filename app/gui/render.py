@@ -85,12 +85,4 @@ def _colour_table() -> np.ndarray:
     return np.clip(rgb, 0, 255).astype(np.uint8).reshape(LEVELS * LEVELS, 3)
 
 
-def latency_summary(latencies_ms: np.ndarray) -> tuple[float, float] | None:
-    """(median, p95) in ms of the given inference latencies; None when there are none."""
-    if len(latencies_ms) == 0:
-        return None
-    p50, p95 = np.percentile(latencies_ms, (50, 95))
-    return float(p50), float(p95)
-
-
 _COLOUR_TABLE = _colour_table()

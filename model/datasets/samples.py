@@ -1,8 +1,8 @@
 """Labelled event samples -> model input frames, with the app's own windowing and binning.
 
-Each item is cut exactly like a live window (``TrainWindow``), optionally augmented
-(``CameraAugment``), mapped to the model's input size with the app's ``Geometry`` and binned
-with the app's ``events_to_frames``, so the network trains on what it will see at run time.
+Each item goes through the same :class:`eventcore.transforms.InputChain` as a live window
+(cut, optional ``CameraAugment`` in sensor coordinates, geometry, frames), so the network
+trains on what it will see at run time.
 Training items draw a random window inside the sample; evaluation items take the centred one.
 """
 
@@ -16,8 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from eventcore.frames import events_to_frames
-from eventcore.geometry import Geometry
+from eventcore.transforms import CutWindow, input_chain
 from model.datasets.augment import CameraAugment
 from model.datasets.shards import load_sample
 
@@ -45,16 +44,7 @@ class TrainWindow:
 
     def cut(self, events: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """The window: random position when ``rng`` is given, else centred (a view, no copy)."""
-        if self.window_us is None or len(events) == 0:
-            return events
-        t = events["timestamp"]
-        t0, t1 = int(t[0]), int(t[-1])
-        room = t1 - t0 - self.window_us
-        if room <= 0:
-            return events
-        start = t0 + (int(rng.integers(0, room + 1)) if rng is not None else room // 2)
-        a, b = np.searchsorted(t, [start, start + self.window_us], side="left")
-        return events[a:b]
+        return CutWindow(self.window_us)(events, rng)
 
 
 class EventSamples(Dataset):
@@ -82,10 +72,8 @@ class EventSamples(Dataset):
         self.sensor = (int(sensor[0]), int(sensor[1]))
         self.T, self.input_size = int(T), (int(input_size[0]), int(input_size[1]))
         self.window, self.train, self.augment = window, train, augment
-        h, w = self.input_size
-        if h != w:
-            raise ValueError(f"event models take square inputs, got {self.input_size}")
-        self.geometry = None if self.sensor == (w, h) else Geometry(self.sensor[0], self.sensor[1], w)
+        self.chain = input_chain(self.sensor[0], self.sensor[1], self.T, self.input_size, window.split_by,
+                                 window.window_us)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -98,14 +86,10 @@ class EventSamples(Dataset):
         # A per-item seed from torch's RNG: fresh every epoch, in workers (seeded per epoch by
         # the DataLoader) and in the main process alike, and reproducible under manual_seed.
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()))) if self.train else None
-        ev = self.window.cut(self.events(i), rng)
+        between = None
         if self.augment is not None and rng is not None:
-            ev = self.augment(ev, self.sensor[0], self.sensor[1], rng)
-        if self.geometry is not None:
-            ev = self.geometry.apply(ev)
-        h, w = self.input_size
-        frames = events_to_frames(ev, self.T, h, w, split_by=self.window.split_by)
-        return torch.from_numpy(frames), int(self.labels[i])
+            between = lambda ev: self.augment(ev, self.sensor[0], self.sensor[1], rng)  # noqa: E731
+        return torch.from_numpy(self.chain(self.events(i), rng, between)), int(self.labels[i])
 
     def durations_us(self, limit: int = 200) -> np.ndarray:
         """Durations of (up to ``limit`` evenly spread) samples, for the live window of whole-sample models."""

@@ -1,0 +1,367 @@
+"""The app's session, without Qt: one source, one model, the pipeline between them and every setting.
+
+The session owns the settings (windowing, region of interest, noise filter, speed, loop,
+event view); the GUI and the CLI only ask it for changes and read back what is in force.
+A change that needs a new pipeline restarts it; a file keeps its playback position, a live
+source (camera, network) is reopened from its spec, and a recording in progress is handed
+from one pipeline to the next. Failures raise :class:`UserError` (the caller shows the line).
+
+Example::
+
+    s = Session(Settings(window=WindowRequest.from_ms(1000, 50)))
+    s.load_model("small64", "cpu")
+    s.open("recordings/demo.aedat4")     # starts the pipeline
+    s.pipe.latest                        # newest Prediction, read by the GUI timer
+    s.status(time.perf_counter())        # the status bar's text
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from eventcore.errors import CheckpointError, SettingsError, SourceError
+from eventcore.settings import WindowRequest, WindowSettings, ms_to_us, positive
+from model.checkpoint import model_card
+from app.pipeline import Pipeline
+from app.sources.base import FileSource, Source
+from app.sources.open import open_source
+from app.sources.recorder import Recorder
+
+LATENCY_SPAN_S = 5.0
+STEP_SEEK_US = 1_000_000
+VIEW_MODES = ("window", "decay")
+DECAY_SPANS = 5  # the decay view keeps this many time constants of events
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user chose. ``window``: requests over the checkpoint's own window and hop."""
+
+    window: WindowRequest = field(default_factory=WindowRequest)
+    roi: tuple[int, int, int] | None = None
+    denoise: bool = False
+    speed: float | None = 1.0
+    loop: bool = True
+    view_mode: str = "window"
+    view_span_us: int = 100_000
+
+    def __post_init__(self) -> None:
+        positive("speed", self.speed)
+        if self.view_mode not in VIEW_MODES:
+            raise SettingsError(f"view mode must be one of {VIEW_MODES}, got {self.view_mode!r}")
+
+    @property
+    def view_us(self) -> int:
+        """How much recent time the event view keeps (the span, or 5 decay time constants)."""
+        return self.view_span_us * (DECAY_SPANS if self.view_mode == "decay" else 1)
+
+
+@dataclass(frozen=True)
+class Status:
+    """The status bar's texts for one moment."""
+
+    source: str
+    rate: str
+    latency: str
+    model: str
+    compile_state: str
+    recording: str
+    time: str
+    seek_fraction: float | None  # playback position in [0, 1] for a file, None for a live source
+
+
+def latency_summary(latencies_ms: np.ndarray) -> tuple[float, float] | None:
+    """(median, p95) in ms of the given inference latencies; None when there are none."""
+    if len(latencies_ms) == 0:
+        return None
+    p50, p95 = np.percentile(latencies_ms, (50, 95))
+    return float(p50), float(p95)
+
+
+class Session:
+    """Owns the source, the engine, the running :class:`Pipeline`, the recorder and the settings."""
+
+    def __init__(self, settings: Settings | None = None, compile_model: bool = False) -> None:
+        self.settings = settings or Settings()
+        self.compile_model = compile_model
+        self.spec: str | None = None
+        self.source: Source | None = None
+        self.engine = None
+        self.model_spec: str | None = None
+        self.pipe: Pipeline | None = None
+        self.recorder: Recorder | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return isinstance(self.source, FileSource)
+
+    # ---- source and model -----------------------------------------------------------------
+    def open(self, spec: str) -> Source:
+        """Open a new source (a UserError leaves the current one playing) and start on it."""
+        try:
+            new = open_source(spec)
+        except (ValueError, OSError) as err:
+            raise SourceError(f"{spec}: {err}") from None
+        self.close()
+        self.source, self.spec = new, spec
+        self.settings = replace(self.settings, roi=None)
+        if isinstance(new, FileSource):
+            new.speed = self.settings.speed
+            new.loop = self.settings.loop
+        self.start()
+        return new
+
+    def load_model(self, spec: str | None, device=None):
+        """Load a shipped model by name or a checkpoint path (None: the default) on ``device``; keep the old on error."""
+        from app.inference import InferenceEngine
+
+        engine = InferenceEngine.from_checkpoint(spec, device, record=True)
+        self.set_engine(engine)
+        self.model_spec = spec
+        return engine
+
+    def set_engine(self, engine) -> None:
+        """Use an inference engine made with ``record=True``; CheckpointError for one that cannot take events."""
+        if engine.cfg.in_channels != 2:
+            raise CheckpointError(f"model {engine.name}: expects {engine.cfg.in_channels} input channel(s); an event "
+                                  "model takes 2 (OFF, ON). Choose another model.")
+        self._stop_pipe()
+        self.engine = engine
+        if self.compile_model:
+            engine.start_compile()
+        self.start()
+
+    @property
+    def device(self):
+        return None if self.engine is None else self.engine.device
+
+    # ---- settings -------------------------------------------------------------------------
+    @property
+    def windowing(self) -> WindowSettings | None:
+        """The window and hop in force: the user's requests over the model's own (None without a model)."""
+        return None if self.engine is None else self.settings.window.resolve(self.engine.windowing)
+
+    def set_windowing_ms(self, window_ms: float | None = None, hop_ms: float | None = None) -> bool:
+        """Ask for a window and/or hop in ms (SettingsError when out of range); True when it changed."""
+        asked = {"window_us": ms_to_us("window", window_ms), "hop_us": ms_to_us("hop", hop_ms)}
+        current = self.windowing
+        # a value equal to the one in force is no request (it must not pin the model's default)
+        asked = {k: v for k, v in asked.items() if v is not None and (current is None or v != getattr(current, k))}
+        return self._change(window=replace(self.settings.window, **asked)) if asked else False
+
+    def set_roi(self, roi: tuple[int, int, int] | None) -> bool:
+        """Use a square region of interest ``(x0, y0, side)`` of the sensor (None: the default crop)."""
+        return self._change(roi=None if roi is None else tuple(int(v) for v in roi))
+
+    def set_denoise(self, on: bool) -> bool:
+        return self._change(denoise=bool(on))
+
+    def set_view(self, mode: str | None = None, span_ms: float | None = None) -> None:
+        """The event view's mode ("window" or "decay") and span; no restart needed."""
+        span_us = ms_to_us("view span", span_ms)
+        self.settings = replace(self.settings, view_mode=mode or self.settings.view_mode,
+                                view_span_us=span_us or self.settings.view_span_us)
+        if self.pipe is not None:
+            self.pipe.view_us = self.settings.view_us
+
+    def set_speed(self, speed: float | None) -> None:
+        """File playback speed (None: as fast as possible)."""
+        self.settings = replace(self.settings, speed=speed)
+        if self.is_file:
+            self.source.speed = speed
+
+    def set_loop(self, on: bool) -> None:
+        self.settings = replace(self.settings, loop=bool(on))
+        if self.is_file:
+            self.source.loop = bool(on)
+
+    def _change(self, **changes) -> bool:
+        """Apply settings that need a new pipeline; restart only when something changed."""
+        new = replace(self.settings, **changes)
+        if new == self.settings:
+            return False
+        old, self.settings = self.settings, new
+        try:
+            self.restart()
+        except (ValueError, SourceError) as err:  # e.g. an ROI off the sensor: keep the old settings running
+            self.settings = old
+            self.restart()
+            raise SettingsError(str(err)) from None
+        return True
+
+    # ---- pipeline -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start a pipeline when both a source and a model are present (ValueError on bad settings)."""
+        if self.source is None or self.engine is None:
+            return
+        noise = None
+        if self.settings.denoise:
+            from app.noise import NoiseFilter
+
+            noise = NoiseFilter("background_activity", self.source.width, self.source.height)
+        pipe = Pipeline(self.source, self.engine, windowing=self.windowing, roi=self.settings.roi,
+                        noise_filter=noise, drop=True, view_us=self.settings.view_us)
+        pipe.set_recorder(self.recorder)
+        self.pipe = pipe
+        pipe.start()
+
+    def restart(self) -> None:
+        """Apply changed settings: a new pipeline on the same (or reopened live) source."""
+        self._stop_pipe()
+        if self.source is not None and not self.is_file and self.spec is not None:
+            self.source = open_source(self.spec)
+        self.start()
+
+    def _stop_pipe(self) -> None:
+        if self.pipe is not None:
+            self.pipe.set_recorder(None)  # the recording outlives the pipeline
+            self.pipe.stop()
+            self.pipe = None
+
+    # ---- playback (files only; no-ops on live sources) ------------------------------------
+    def toggle_play(self) -> None:
+        """Pause or resume; after the end of a file, start it again."""
+        if not self.is_file:
+            return
+        src = self.source
+        if self.pipe is not None and self.pipe.done:
+            self.restart()
+            src.resume()
+        elif src.paused:
+            src.resume()
+        else:
+            src.pause()
+
+    @property
+    def paused(self) -> bool:
+        return self.is_file and self.source.paused
+
+    def pause(self) -> None:
+        if self.is_file and not self.source.paused:
+            self.toggle_play()
+
+    def step(self) -> None:
+        """Pause and play one hop of the file (one more window)."""
+        if self.is_file and self.pipe is not None:
+            self.pause()
+            self.source.step(self.pipe.hop_us)
+
+    def seek(self, t_us: int) -> None:
+        """Jump to file time ``t_us``; while paused, play one window there so it is shown."""
+        if not self.is_file or self.pipe is None:
+            return
+        self.source.seek(int(t_us))
+        if self.source.paused:
+            self.source.step(self.pipe.window_us + self.pipe.hop_us)
+
+    def seek_fraction(self, fraction: float) -> None:
+        """Seek to a fraction in [0, 1] of the file (the seek slider)."""
+        if self.is_file:
+            src = self.source
+            self.seek(src.start_us + int(min(max(fraction, 0.0), 1.0) * src.duration_us))
+
+    def forward(self) -> None:
+        """Paused: one hop; playing: one second ahead."""
+        if self.is_file:
+            self.step() if self.source.paused else self.seek(self.source.position_us + STEP_SEEK_US)
+
+    def back(self) -> None:
+        """Paused: back to the previous window; playing: one second back."""
+        if self.is_file and self.pipe is not None:
+            pipe = self.pipe
+            self.seek(self.source.position_us - (pipe.window_us + 2 * pipe.hop_us if self.source.paused else STEP_SEEK_US))
+
+    # ---- recording ------------------------------------------------------------------------
+    def start_recording(self, path: str) -> Recorder:
+        if self.source is None:
+            raise SourceError("no source to record")
+        self.stop_recording()
+        try:
+            self.recorder = Recorder(path, self.source.width, self.source.height, camera=self.source.camera)
+        except (ValueError, OSError) as err:
+            raise SourceError(f"{path}: {err}") from None
+        if self.pipe is not None:
+            self.pipe.set_recorder(self.recorder)
+        return self.recorder
+
+    def stop_recording(self) -> Recorder | None:
+        """Detach the recorder from the reader (waiting for a write in progress); the caller closes it."""
+        rec, self.recorder = self.recorder, None
+        if self.pipe is not None:
+            self.pipe.set_recorder(None)
+        return rec
+
+    # ---- what to show ---------------------------------------------------------------------
+    def status(self, now: float) -> Status | None:
+        """The status bar's texts (None without a pipeline)."""
+        pipe, src, engine = self.pipe, self.source, self.engine
+        if pipe is None:
+            return None
+        recent = [p.latency_ms for p in list(pipe.history) if p.t_done >= now - LATENCY_SPAN_S]
+        lat = latency_summary(np.asarray(recent))
+        time_text, fraction = "", None
+        if self.is_file:
+            pos = src.position_us - src.start_us
+            time_text = f"{pos / 1e6:.1f} / {src.duration_us / 1e6:.1f} s"
+            fraction = pos / src.duration_us if src.duration_us > 0 else 0.0
+        return Status(
+            source=src.describe(),
+            rate=f"{pipe.meter.rate(now) / 1e3:,.0f} k ev/s | skipped {pipe.skipped} windows",
+            latency="latency: -" if lat is None else f"latency {lat[0]:.0f} ms (p95 {lat[1]:.0f} ms)",
+            model=f"{engine.name} (trained on {engine.trained_on}) | {engine.device_name}",
+            compile_state=engine.compile_state,
+            recording="" if self.recorder is None else f"\u25cf REC {self.recorder.elapsed_us / 1e6:.1f} s",
+            time=time_text,
+            seek_fraction=fraction,
+        )
+
+    def end_report(self) -> tuple[str, str] | None:
+        """Why the pipeline stopped, once known: ("error", line) or ("ended", line); None while running."""
+        pipe = self.pipe
+        if pipe is None:
+            return None
+        if pipe.error is not None:
+            return "error", f"{self.source.name}: {pipe.error_text}"
+        if not pipe.done:
+            return None
+        if pipe.end_reason:
+            return "error", f"{self.source.name}: stream ended: {pipe.end_reason}"
+        return "ended", "end of recording: press Play to start again"
+
+    def about(self) -> tuple[str, str]:
+        """The About box: (the model's checkpoint summary as HTML, its model card text or "")."""
+        return about_model(self.engine) if self.engine is not None else ("no model loaded", "")
+
+    def close(self) -> None:
+        """Finish any recording, stop the pipeline and release the source."""
+        rec = self.stop_recording()
+        self._stop_pipe()
+        if rec is not None:
+            rec.close()
+        if self.source is not None:
+            self.source.close()
+
+
+def about_model(engine) -> tuple[str, str]:
+    """A loaded model's summary as HTML lines and its model card text ("" when it has none)."""
+    meta, cfg = engine.meta, engine.cfg
+    lines = [
+        f"<b>{engine.name}</b> ({cfg.name}: T={cfg.T}, input {cfg.input_size[0]}x{cfg.input_size[1]}, "
+        f"channels {list(cfg.channels)}, TCJA in blocks {[b + 1 for b in cfg.tcja_blocks]})",
+        f"<b>trained on: {html.escape(engine.trained_on)}</b>",
+        f"window {engine.window_us / 1e3:.0f} ms, hop {engine.hop_us / 1e3:.0f} ms, frames split by {engine.split_by}",
+    ]
+    for name, acc in (meta.get("accuracies") or {}).items():
+        lines.append(f"accuracy {html.escape(name)}: {float(acc):.1%}")
+    for key in ("date", "command"):
+        if meta.get(key):
+            lines.append(f"{key}: {html.escape(str(meta[key]))}")
+    card_path, card = model_card(meta)
+    if card:
+        lines.append(f"model card: {html.escape(card_path)} (details below)")
+    elif meta.get("notes"):
+        lines.append(f"notes: {html.escape(str(meta['notes']))}")
+    return "<br>".join(lines), card
