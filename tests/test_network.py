@@ -200,3 +200,140 @@ def test_classify_runs_on_the_live_stream_until_the_writer_goes_away(writer, tmp
     assert result["code"] == 0 and len(lines) >= 3
     assert all(len(x["rates"]) == 11 and "truth" not in x for x in lines)
     assert "stream ended" in err
+
+
+# -- hostile peers: raw TCP servers on 127.0.0.1 -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dv_header():
+    """The stream header a real dv.io.NetworkWriter sends (captured once from a writer child)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(port), "0"], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "listening"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            data = b""
+            while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "little"):
+                chunk = s.recv(65536)
+                assert chunk, "the writer closed before sending its header"
+                data += chunk
+        return data[: 4 + int.from_bytes(data[:4], "little")]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def packet(events: np.ndarray) -> bytes:
+    """One DV network packet of events (stream 0, uncompressed EVTS flatbuffer)."""
+    import struct
+
+    from app.sources.aedat4_container import event_packet_bytes
+
+    body = bytes(event_packet_bytes(events))
+    return struct.pack("<ii", 0, len(body)) + body
+
+
+@pytest.fixture
+def raw_server():
+    """serve(send) -> port: a TCP server on 127.0.0.1 whose connections run send(conn)."""
+    servers = []
+
+    def serve(send):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        servers.append(srv)
+
+        def accept():
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+
+                def run(c=conn):
+                    try:
+                        send(c)
+                    except OSError:
+                        pass
+                threading.Thread(target=run, daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        return srv.getsockname()[1]
+
+    yield serve
+    for srv in servers:
+        srv.close()
+
+
+def drain(src, timeout_s: float):
+    """All events until the stream ends; (events, error) with close() forced after timeout_s."""
+    timer = threading.Timer(timeout_s, src.close)
+    timer.start()
+    got, error = [], None
+    try:
+        for b in src.batches():
+            got.append(b)
+    except SourceError as err:
+        error = err
+    finally:
+        timer.cancel()
+        src.close()
+    return (np.concatenate(got) if got else np.empty(0)), error
+
+
+def test_garbage_after_valid_events_keeps_them_and_is_one_clear_error(dv_header, raw_server):
+    """dv-processing aborts on garbage; the reader child takes the abort, this process reports it."""
+    def send(c):
+        c.sendall(dv_header)
+        for k in range(5):
+            c.sendall(packet(batch(k)))
+        time.sleep(0.3)
+        junk = np.random.default_rng(1).integers(0, 256, 1000, dtype=np.uint8).tobytes()
+        for _ in range(20):
+            c.sendall(b"\0\0\0\0\xe8\x03\0\0" + junk)  # stream 0, 1000 bytes of junk
+        time.sleep(10)
+
+    port = raw_server(send)
+    t0 = time.monotonic()
+    got, error = drain(NetworkSource("127.0.0.1", port), timeout_s=15)
+    assert time.monotonic() - t0 < 10
+    expected = np.concatenate([batch(k) for k in range(5)])
+    np.testing.assert_array_equal(got, expected)
+    assert error is not None and f"127.0.0.1:{port}" in str(error) and "crashed" in str(error)
+    assert "\n" not in str(error)
+
+
+def test_stalled_peer_never_freezes_close(dv_header, raw_server):
+    def send(c):
+        c.sendall(dv_header)
+        c.sendall(packet(batch(0)))
+        time.sleep(30)
+
+    port = raw_server(send)
+    src = NetworkSource("127.0.0.1", port)
+    t0 = time.monotonic()
+    got, error = drain(src, timeout_s=1.0)
+    assert 0.9 < time.monotonic() - t0 < 3.0, "close() did not end a stalled stream promptly"
+    assert len(got) == 1000 and error is None
+
+
+def test_peer_declaring_a_huge_packet_is_capped_and_reported(dv_header, raw_server):
+    import resource
+
+    def send(c):
+        c.sendall(dv_header + b"\0\0\0\0\xff\xff\xff\x7f" + b"\0" * 100_000)  # a 2 GiB packet
+        time.sleep(20)
+
+    port = raw_server(send)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    src = NetworkSource("127.0.0.1", port, memory_limit_bytes=768 << 20)
+    got, error = drain(src, timeout_s=10)
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grew_mb < 100, f"this process grew by {grew_mb:.0f} MB"
+    # the child either hits its memory limit (one clear error) or waits for the data (closed)
+    if error is not None:
+        assert f"127.0.0.1:{port}" in str(error) and "768 MiB" in str(error)
+    assert len(got) == 0

@@ -303,7 +303,6 @@ class Aedat4File:
         except BaseException:
             self._f.close()
             raise
-        self._cache: dict[int, np.ndarray] = {}
 
     def _open(self) -> None:
         h = read_header(self._f, self.file_size, self.name)
@@ -317,6 +316,8 @@ class Aedat4File:
             raise SourceError(f"{self.name}: the event stream '{self.stream.name}' does not state its resolution")
         self.width, self.height = check_sensor_size(self.stream.width, self.stream.height, self.name)
         self.camera = self.stream.source
+        self._cache: dict[int, np.ndarray] = {}
+        self._cached_bytes = 0
         self.index = self._walk()
 
     def _walk(self) -> PacketIndex:
@@ -350,6 +351,7 @@ class Aedat4File:
                     t = ev["timestamp"]
                     if last_t is not None and t[0] < last_t:
                         raise SourceError(f"{name}: timestamps go backwards at the packet at byte {pos} ({last_t} us, then {int(t[0])} us)")
+                    self._keep(len(offsets), ev)
                     offsets.append(pos + 8)
                     sizes.append(psize)
                     counts.append(len(ev))
@@ -385,14 +387,21 @@ class Aedat4File:
             ev["polarity"] = ev["polarity"] != 0
         return ev
 
+    CACHE_BYTES = 64 << 20
+
+    def _keep(self, i: int, ev: np.ndarray) -> None:
+        """Cache decoded packet ``i``, dropping the oldest beyond CACHE_BYTES."""
+        while self._cache and self._cached_bytes + ev.nbytes > self.CACHE_BYTES:
+            self._cached_bytes -= self._cache.pop(next(iter(self._cache))).nbytes
+        self._cache[i] = ev
+        self._cached_bytes += ev.nbytes
+
     def packet(self, i: int) -> np.ndarray:
         """The events of event packet ``i`` (cached)."""
         ev = self._cache.get(i)
         if ev is None:
             ev = self._decode(int(self.index.offsets[i]), int(self.index.sizes[i]))
-            if len(self._cache) >= 8:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[i] = ev
+            self._keep(i, ev)
         return ev
 
     def events(self, t0_us: int, t1_us: int) -> np.ndarray:
