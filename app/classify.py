@@ -109,6 +109,7 @@ def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
     finally:
         if timer is not None:
             timer.cancel()
+            timer.join()
         pipe.stop()
     if isinstance(pipe.error, UserError):
         raise UserError(f"{source.name}: {pipe.error}") from pipe.error

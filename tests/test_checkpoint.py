@@ -158,3 +158,43 @@ def test_windowing_validation() -> None:
         Windowing(window_us=1000, hop_us=100, split_by="events", input_size=(16, 16), geometry="native")
     with pytest.raises(ValueError, match="invalid windowing"):
         Windowing(window_us=0, hop_us=100, split_by="time", input_size=(16, 16), geometry="native")
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("input_size", [1_000_000, 1_000_000], "input size"),
+    ("T", 100_000, "T=100000"),
+    ("channels", [8, 4_000_000], "parameters"),
+])
+def test_implausible_sizes_are_refused_before_building(saved: tuple[Path, torch.nn.Module], field, value,
+                                                        needle) -> None:
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    payload["config"][field] = value
+    if field == "input_size":
+        payload["meta"]["windowing"]["input_size"] = value
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=f"implausible checkpoint: .*{needle}"):
+        load_checkpoint(path)
+
+
+def test_implausible_windowing_is_refused(saved: tuple[Path, torch.nn.Module]) -> None:
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    payload["meta"]["windowing"]["window_us"] = 10**15
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="windowing"):
+        load_checkpoint(path)
+
+
+def test_model_card_is_read_from_the_notes(tmp_path: Path) -> None:
+    import json
+
+    from model.checkpoint import REPO_ROOT, model_card
+
+    assert model_card(meta()) == ("", "")  # plain-text notes: no card
+    assert model_card(meta(notes=json.dumps({"model_card": "no/such/card.md"}))) == ("", "")
+    card = next(REPO_ROOT.glob("model/weights/*.md"), None)
+    if card is None:
+        pytest.skip("no shipped model card")
+    rel = str(card.relative_to(REPO_ROOT))
+    assert model_card(meta(notes=json.dumps({"model_card": rel}))) == (rel, card.read_text())

@@ -152,3 +152,75 @@ def test_record_writes_a_readable_aedat4_copy(capsys, files):
     assert (src.width, src.height) == (240, 180) and len(got) == 20_000
     code, _, err = run(capsys, "record", str(files["aedat2"]), str(out_path))
     assert code == 2 and "already exists" in err
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--window-ms", "-5"), ("--window-ms", "0"), ("--window-ms", "nan"), ("--window-ms", "inf"),
+    ("--hop-ms", "-1"), ("--hop-ms", "0"), ("--hop-ms", "nan"), ("--speed", "0"), ("--speed", "-2"),
+    ("--speed", "nan"), ("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "inf"),
+])
+def test_classify_refuses_bad_numbers_with_one_line(capsys, files, flag, value):
+    code, out, err = run(capsys, "classify", str(files["recording"]), "--model", str(files["model"]),
+                         "--device", "cpu", flag, value)
+    assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith(f"error: {flag}: "), err
+
+
+def test_record_refuses_zero_seconds(capsys, files):
+    out_path = files["dir"] / "zero.aedat4"
+    code, out, err = run(capsys, "record", str(files["recording"]), str(out_path), "--seconds", "0")
+    assert code == 2 and err.count("\n") == 1 and "--seconds" in err and not out_path.exists(), err
+
+
+def test_bad_device_is_one_line_exit_2_in_app_training_and_evaluation(capsys, files, tmp_path):
+    from model import evaluate, train
+
+    code, out, err = run(capsys, "classify", str(files["recording"]), "--model", str(files["model"]), "--device", "foo")
+    assert code == 2 and err == "error: --device foo: unknown device (use cpu, cuda or cuda:N)\n", err
+    assert evaluate.main([str(files["model"]), "--dataset", "dvs128", "--device", "foo"]) == 2
+    assert capsys.readouterr().err == err
+    assert train.main(["--dataset", "dvs128", "--device", "foo", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == err
+    assert train.main(["--dataset", "dvs128", "--window-ms", "-5", "--out", str(tmp_path / "run")]) == 2
+    assert "--window-ms" in capsys.readouterr().err
+
+
+def test_a_pipeline_bug_keeps_its_traceback_and_bad_input_stays_one_line(capsys, files, monkeypatch):
+    from app.inference import InferenceEngine
+    from eventcore.errors import SourceError
+
+    def broken(self, windows):
+        raise RuntimeError("boom in the engine")
+
+    monkeypatch.setattr(InferenceEngine, "infer", broken)
+    argv = ("classify", str(files["recording"]), "--model", str(files["model"]), "--device", "cpu")
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and "internal error: RuntimeError: boom in the engine" in err and "Traceback" not in err, err
+    code, out, err = run(capsys, "--debug", *argv)
+    assert code == 1 and "Traceback" in err and "in broken" in err, err
+
+    def bad_input(self, windows):
+        raise SourceError("damaged block at byte 42")
+
+    monkeypatch.setattr(InferenceEngine, "infer", bad_input)
+    code, out, err = run(capsys, "--debug", *argv)
+    assert code == 2 and err.count("\n") == 1 and "damaged block at byte 42" in err, err
+
+
+def test_classify_of_a_file_stops_when_the_file_ends(capsys, files):
+    import threading
+    import time
+
+    t0 = time.perf_counter()
+    code, out, _ = run(capsys, "classify", str(files["recording"]), "--model", str(files["model"]),
+                       "--device", "cpu", "--seconds", "30")
+    assert code == 0 and out.count("\n") > 5
+    assert time.perf_counter() - t0 < 25
+    lingering = [t for t in threading.enumerate() if isinstance(t, threading.Timer) and t.is_alive()]
+    assert not lingering, "a --seconds timer would keep the process alive after the file ended"
+
+
+def test_window_and_hop_flags_reach_the_pipeline(capsys, files):
+    code, out, _ = run(capsys, "classify", str(files["recording"]), "--model", str(files["model"]),
+                       "--device", "cpu", "--window-ms", "400", "--hop-ms", "250")
+    ends = [json.loads(line)["t_end_us"] for line in out.splitlines()]
+    assert code == 0 and len(ends) > 3 and set(np.diff(ends)) == {250_000}
