@@ -7,6 +7,7 @@ while a reader is connected. Every wait has a timeout, and the child is always k
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -337,3 +338,74 @@ def test_peer_declaring_a_huge_packet_is_capped_and_reported(dv_header, raw_serv
     if error is not None:
         assert f"127.0.0.1:{port}" in str(error) and "768 MiB" in str(error)
     assert len(got) == 0
+
+
+def _record(port: int, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "main.py", "record", f"127.0.0.1:{port}", str(out), *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_record_from_a_peer_that_turns_to_garbage_keeps_every_event(dv_header, raw_server, tmp_path):
+    from app.sources.aedat4 import Aedat4Source
+
+    def send(c):
+        c.sendall(dv_header)
+        for k in range(20):
+            c.sendall(packet(batch(k)))
+        time.sleep(1.0)
+        c.sendall(b"\0\0\0\0\x10\0\0\0" + b"\xde\xad\xbe\xef" * 4)
+        time.sleep(10)
+
+    out = tmp_path / "kept.aedat4"
+    proc = _record(raw_server(send), out)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "crashed" in lines[0] and "kept 20000 events" in lines[0], err
+    np.testing.assert_array_equal(Aedat4Source(out).read_all(), np.concatenate([batch(k) for k in range(20)]))
+
+
+def test_record_seconds_ends_on_a_stalled_peer(dv_header, raw_server, tmp_path):
+    def send(c):
+        c.sendall(dv_header)
+        c.sendall(packet(batch(0)))
+        time.sleep(60)
+
+    out = tmp_path / "stalled.aedat4"
+    t0 = time.monotonic()
+    proc = _record(raw_server(send), out, "--seconds", "1")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - t0 < 15
+    from app.sources.aedat4 import Aedat4Source
+
+    assert len(Aedat4Source(out).read_all()) == 1000
+
+
+def test_sigterm_stops_a_recording_like_ctrl_c(dv_header, raw_server, tmp_path):
+    from app.sources.aedat4 import Aedat4Source
+
+    sent = []
+
+    def send(c):
+        c.sendall(dv_header)
+        k = 0
+        while True:
+            c.sendall(packet(batch(k)))
+            sent.append(k)
+            k += 1
+            time.sleep(0.01)
+
+    out = tmp_path / "term.aedat4"
+    proc = _record(raw_server(send), out)
+    deadline = time.monotonic() + 30
+    while len(sent) < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "interrupted" in err
+    got = Aedat4Source(out).read_all()
+    n = len(got) // 1000
+    assert n >= 90 and len(got) % 1000 == 0, f"{len(got)} events recorded of {len(sent)} batches sent"
+    np.testing.assert_array_equal(got, np.concatenate([batch(k) for k in range(n)]))

@@ -458,8 +458,10 @@ COMPRESSION_CODES = {v: k for k, v in COMPRESSION.items()}
 def file_header(camera: str, width: int, height: int, compression: str) -> bytes:
     """Version line and IOHeader (dataTablePosition -1: readers walk the packets)."""
     xml = _info_xml(camera, width, height, compression)
-    body = struct.pack("<IHHHHH", 16, 10, 24, 4, 8, 16) + b"\0\0"  # root, vtable, pad
-    body += struct.pack("<iiqI", 12, COMPRESSION_CODES[compression], -1, 4)  # table
+    # The layout dv-processing writes (its verifier checks alignment counting the size prefix):
+    # root, "IOHE", pad, vtable at 14, table at 24 {compression @4, infoNode @8, dataTablePosition @12}
+    body = struct.pack("<I4s6xHHHHH", 24, b"IOHE", 10, 24, 4, 12, 8)
+    body += struct.pack("<iiIq4x", 10, COMPRESSION_CODES[compression], 16, -1)
     body += struct.pack("<I", len(xml)) + xml + b"\0"
     body += b"\0" * (-len(body) % 8)
     return MAGIC + struct.pack("<I", len(body)) + body
