@@ -306,7 +306,7 @@ class Session:
         if self.is_file:
             pos = src.position_us - src.start_us
             time_text = f"{pos / 1e6:.1f} / {src.duration_us / 1e6:.1f} s"
-            fraction = pos / src.duration_us if src.duration_us > 0 else 0.0
+            fraction = min(max(pos / src.duration_us, 0.0), 1.0) if src.duration_us > 0 else 0.0
         return Status(
             source=src.describe(),
             rate=f"{pipe.meter.rate(now) / 1e3:,.0f} k ev/s | skipped {pipe.skipped} windows",
