@@ -109,7 +109,7 @@ def main() -> None:
     win.set_engine(engine)
     win.session.source, win.session.spec = source, rec
     win.event_view.set_sensor(source.width, source.height)
-    win._restart()
+    win.session.restart()
     pump(app, 2.0)  # warm up: first inference, first paints
 
     source.pause()

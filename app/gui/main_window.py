@@ -305,6 +305,16 @@ class MainWindow(QMainWindow):
         self._show_engine(engine)
         return True
 
+    def set_engine(self, engine) -> bool:
+        """Use a ready inference engine (made with ``record=True``); on refusal say why and keep the old one."""
+        try:
+            self.session.set_engine(engine)
+        except UserError as err:
+            self.show_message(str(err))
+            return False
+        self._show_engine(engine)
+        return True
+
     def _show_engine(self, engine) -> None:
         """Point the model, device and overlay choosers and the attention view at ``engine``."""
         sp = self.settings_panel
