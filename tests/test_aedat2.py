@@ -168,3 +168,34 @@ def test_real_recordings(shared_data, name, n_events, seconds, skipped):
     assert ev["x"].min() == 0 and ev["x"].max() == 239 and ev["y"].min() == 0 and ev["y"].max() == 179
     assert 0.3 < ev["polarity"].mean() < 0.7
     assert f.warnings == []
+
+
+def test_memory_follows_the_events_not_8x_the_file(tmp_path):
+    """Peak memory while reading: output (16 B an event) plus a bounded working set, measured in a child."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ev = synthetic_events(3_000_000, 240, 180)
+    path = write_aedat2(tmp_path / "big.aedat", ev, other_every=9)
+    size = path.stat().st_size
+    code = (
+        "import resource, sys; from eventcore.aedat.aedat2 import read_aedat2; "
+        "r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; f = read_aedat2(sys.argv[1]); "
+        "print(len(f.events), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - r0) * 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    n, grew = map(int, out.stdout.split())
+    assert n == len(ev)
+    # output is 16/8 = 2x the records; the file's mapped pages (1x) and chunk temporaries come on top
+    assert grew < 3.6 * size, f"reading a {size >> 20} MiB file grew memory by {grew >> 20} MiB"
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.aedat"
+    os.mkfifo(fifo)
+    with pytest.raises(SourceError, match="not a regular file"):
+        read_aedat2(fifo)

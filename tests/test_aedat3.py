@@ -180,3 +180,11 @@ def test_polarity_payload_bits_match_the_format():
     ev = make_events([5], [100], [3], [1])
     data = np.frombuffer(polarity_payload(ev), dtype="<u4")
     assert data[0] == (100 << 17) | (3 << 2) | (1 << 1) | 1 and data[1] == 5
+
+
+def test_unknown_camera_with_impossible_coordinates_is_refused(tmp_path):
+    """Resolution from the events of an unknown camera is capped (2048 a side), not trusted."""
+    ev = make_events(np.arange(3) + 10, np.array([5, 30_000, 7]), np.array([1, 2, 3]), np.array([1, 0, 1]))
+    path = write_aedat3(tmp_path / "huge.aedat", ev, camera="MysteryCam")
+    with pytest.raises(SourceError, match=r"huge\.aedat: impossible sensor size 30001x4"):
+        read_aedat3(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 import time
 
 import dv_processing as dv
@@ -204,3 +205,75 @@ def test_real_frames_only_file_is_a_clear_error(shared_data):
     with pytest.raises(SourceError, match=r"frames_only_gray16\.aedat4: .*FRME") as err:
         Aedat4Source(shared_data / "real" / "frames_only_gray16.aedat4")
     assert "\n" not in str(err.value)
+
+
+# -- damaged containers: each one clear line, fast, memory bounded by the file ------------------
+
+
+def _header_with(xml: bytes, compression: int = 1, table: int = -1) -> bytes:
+    from app.sources.aedat4_container import MAGIC
+
+    body = struct.pack("<I4s6xHHHHH", 24, b"IOHE", 10, 24, 4, 12, 8)
+    body += struct.pack("<iiIq4x", 10, compression, 16, table) + struct.pack("<I", len(xml)) + xml + b"\0"
+    body += b"\0" * (-len(body) % 8)
+    return MAGIC + struct.pack("<I", len(body)) + body
+
+
+def _xml(width="128", height="96") -> bytes:
+    return (
+        '<dv version="2.0"><node name="outInfo"><node name="0">'
+        '<attr key="typeIdentifier" type="string">EVTS</attr><node name="info">'
+        f'<attr key="sizeX" type="int">{width}</attr><attr key="sizeY" type="int">{height}</attr>'
+        '</node></node></node></dv>'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"#!AER-DAT4.0\r\n\xff\xff\xff\xff", r"header declares 4294967295 bytes"),  # the 18-byte file
+        (b"#!AER-DAT4.0\r\n\x00\x10\x00\x00" + b"\0" * 64, r"cut short inside its header"),
+        (_header_with(_xml()) + struct.pack("<ii", 0, 0x7FFFFFFF) + b"\0" * 64, r"truncated before its first"),
+        (_header_with(_xml()) + struct.pack("<ii", 0, -5), r"damaged packet header at byte \d+ \(size -5\)"),
+        (_header_with(_xml()) + struct.pack("<ii", 0, 40) + b"\x04\x22\x4d\x18" + b"\xff" * 36, r"damaged event packet"),
+        (_header_with(_xml("-346", "260")), r"impossible sensor size -346x260"),
+        (_header_with(_xml("100000", "260")), r"impossible sensor size 100000x260"),
+        (_header_with(_xml(), compression=9), r"unknown compression type 9"),
+        (_header_with(b"<dv><node"), r"not valid XML"),
+        (_header_with(b'<!DOCTYPE x [<!ENTITY a "aaaa">]><dv/>'), r"XML entities"),
+        (_header_with(_xml(), table=10**15), r"truncated before its first"),
+    ],
+    ids=["18-byte-4GB-header", "header-past-end", "huge-packet", "negative-packet", "bad-lz4",
+         "negative-sensor", "huge-sensor", "compression", "xml", "xml-entities", "table-past-end"],
+)
+def test_damaged_containers_are_one_clear_line_with_bounded_memory(tmp_path, data, expected):
+    import resource
+
+    path = tmp_path / "damaged.aedat4"
+    path.write_bytes(data)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match=expected) as err:
+        Aedat4Source(path)
+    assert time.monotonic() - t0 < 2
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) < 50 * 1024
+    assert "\n" not in str(err.value) and "damaged.aedat4" in str(err.value)
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    from app.sources.open import open_file
+
+    fifo = tmp_path / "live.aedat4"
+    os.mkfifo(fifo)
+    with pytest.raises(SourceError, match="not a regular file"):
+        open_file(fifo)
+    with pytest.raises(SourceError, match="not a regular file"):
+        Aedat4Source(fifo)
+
+
+def test_header_without_events_written_by_us_is_valid_for_dv_processing(tmp_path):
+    from app.sources.recorder import Recorder
+
+    Recorder(tmp_path / "empty.aedat4", W, H, camera="Empty_0001").close()
+    reader = dv.io.MonoCameraRecording(str(tmp_path / "empty.aedat4"))
+    assert reader.getCameraName() == "Empty_0001"

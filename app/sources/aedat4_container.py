@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -38,42 +37,23 @@ import lz4.frame
 import numpy as np
 import zstandard
 
+from eventcore.aedat.common import MAX_SENSOR, check_regular_file, check_sensor_size  # noqa: F401
 from eventcore.errors import SourceError
 from eventcore.events import EVENT_DTYPE
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 MAX_HEADER_BYTES = 1 << 20
 MAX_PACKET_BYTES = 256 << 20  # 16 M events in one packet; DV writes far smaller ones
-MAX_SENSOR = 2048  # the largest sensor side accepted from any file or stream header
 COMPRESSION = {0: "none", 1: "lz4", 2: "lz4_high", 3: "zstd", 4: "zstd_high"}
 _PACKET = struct.Struct("<ii")
 _EVENT_PACKET_HEAD = 32  # size prefix, root offset, "EVTS", vtable, table, vector length
 
 
-def check_sensor_size(width, height, what: str) -> tuple[int, int]:
-    """(width, height) as ints, or a SourceError when they are not 1..MAX_SENSOR."""
-    try:
-        w, h = int(width), int(height)
-    except (TypeError, ValueError):
-        raise SourceError(f"{what}: sensor size {width!r}x{height!r} is not a number") from None
-    if not (0 < w <= MAX_SENSOR and 0 < h <= MAX_SENSOR):
-        raise SourceError(f"{what}: impossible sensor size {w}x{h} (each side must be 1-{MAX_SENSOR})")
-    return w, h
-
-
 def regular_file(path: Path, kind: str) -> int:
     """The size of ``path``, which must be an existing regular file (not a FIFO, device, folder)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except OSError as err:
-        raise SourceError(f"{path}: cannot be read ({err.strerror})") from None
-    if stat.S_ISDIR(st.st_mode):
+    if path.is_dir():
         raise SourceError(f"{path}: is a folder, not an {kind} file")
-    if not stat.S_ISREG(st.st_mode):
-        raise SourceError(f"{path}: not a regular file (a pipe, socket or device); give a recorded {kind} file")
-    return st.st_size
+    return check_regular_file(path, kind)
 
 
 # -- flatbuffer reading with bounds checks ------------------------------------------------

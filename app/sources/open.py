@@ -28,6 +28,8 @@ def detect_format(path: str | Path) -> str:
         raise SourceError(f"{path}: no such file")
     if path.is_dir():
         raise SourceError(f"{path}: is a directory, not a recording")
+    if not path.is_file():  # a FIFO would block the open below forever
+        raise SourceError(f"{path}: not a regular file (a pipe, socket or device); give a recording")
     try:
         with open(path, "rb") as f:
             head = f.read(64)

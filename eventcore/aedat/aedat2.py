@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from eventcore.events import empty_events
-from eventcore.aedat.common import check_inside, check_magic, read_file_bytes, sensor_size
+from eventcore.aedat.common import check_inside, check_magic, check_regular_file, check_sensor_size, sensor_size
 from eventcore.errors import SourceError
 
 MAGIC = b"#!AER-DAT2.0"
@@ -98,60 +98,112 @@ def _layout_from_header(entries: dict[str, str]) -> tuple[str | None, str | None
     return None, camera
 
 
+_CHUNK = 1 << 20  # records decoded at a time: temporaries stay at a few tens of MB
+_MAX_HEADER = 1 << 20
+
+
+def _decode(address: np.ndarray, layout: str):
+    """(kept mask, raw x, raw y, polarity) of one chunk of addresses."""
+    keep = (address & (DAVIS_SKIP_MASK if layout == "davis" else DVS128_SKIP_MASK)) == 0
+    a = address[keep]
+    if layout == "davis":
+        return keep, (a >> 12) & 0x3FF, (a >> 22) & 0x1FF, (a >> 11) & 1
+    return keep, (a >> 1) & 0x7F, (a >> 8) & 0x7F, 1 - (a & 1)
+
+
 def read_aedat2(path: str | Path) -> Aedat2File:
     """Read every polarity event of an AEDAT 2.0 file, upright (see the module docstring).
 
     APS, IMU, sync and external-input words are skipped and counted in ``skipped_words``; a
-    file cut short keeps the whole records before the damage, with a warning.
+    file cut short keeps the whole records before the damage, with a warning. The records
+    are mapped from the file and decoded a chunk at a time, so memory is the output (16
+    bytes an event) plus a bounded working set.
     """
     path = Path(path)
-    buf = read_file_bytes(path, KIND)
-    check_magic(buf, MAGIC, path, KIND)
-    start, entries = _parse_header(buf)
+    file_size = check_regular_file(path, KIND)
+    if file_size == 0:
+        raise SourceError(f"{KIND} file {path}: the file is empty")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_MAX_HEADER)
+    except OSError as err:
+        raise SourceError(f"{KIND} file {path}: cannot be read ({err.strerror})") from None
+    check_magic(head, MAGIC, path, KIND)
+    start, entries = _parse_header(head)
     layout, camera = _layout_from_header(entries)
-
-    n_records = (len(buf) - start) // 8
-    words = np.frombuffer(buf, dtype=">u4", count=2 * n_records, offset=start).astype(np.uint32)
-    address, stamp = words[0::2], words[1::2]
+    n_records = (file_size - start) // 8
+    if n_records:
+        try:
+            words = np.memmap(path, dtype=">u4", mode="r", offset=start, shape=(2 * n_records,))
+        except (OSError, ValueError) as err:
+            raise SourceError(f"{KIND} file {path}: cannot be read ({err})") from None
+    else:
+        words = np.empty(0, ">u4")
     warnings = []
+    chunks = range(0, n_records, _CHUNK)
+
+    def addresses(i):
+        return words[2 * i : 2 * min(i + _CHUNK, n_records) : 2].astype(np.uint32)
+
     if layout is None:
-        layout = "davis" if np.any(address >> 16) else "dvs128"
+        layout = "davis" if any(np.any(addresses(i) >> 16) for i in chunks) else "dvs128"
         warnings.append(f"no camera named in the header: read as {layout} from the addresses")
 
-    keep = (address & (DAVIS_SKIP_MASK if layout == "davis" else DVS128_SKIP_MASK)) == 0
-    a, ts = address[keep], stamp[keep]
-    if layout == "davis":
-        raw_x, raw_y, polarity = (a >> 12) & 0x3FF, (a >> 22) & 0x1FF, (a >> 11) & 1
-    else:
-        raw_x, raw_y, polarity = (a >> 1) & 0x7F, (a >> 8) & 0x7F, 1 - (a & 1)
-
+    # pass 1: how many events, and the largest coordinates (for an unknown camera)
+    kept = max_x = max_y = 0
+    for i in chunks:
+        keep, raw_x, raw_y, _ = _decode(addresses(i), layout)
+        kept += len(raw_x)
+        if len(raw_x):
+            max_x, max_y = max(max_x, int(raw_x.max())), max(max_y, int(raw_y.max()))
     size = (128, 128) if layout == "dvs128" else sensor_size(camera)
     if size is None:
-        width = int(raw_x.max()) + 1 if len(a) else 0
-        height = int(raw_y.max()) + 1 if len(a) else 0
+        width, height = (max_x + 1, max_y + 1) if kept else (0, 0)
         warnings.append(f"unknown camera {camera!r}: resolution {width}x{height} taken from the events")
+        if kept:
+            check_sensor_size(width, height, f"{KIND} file {path}")
     else:
         width, height = size
-        check_inside(raw_x, raw_y, width, height, path, KIND)
+        if kept and (max_x >= width or max_y >= height):
+            for i in chunks:  # find and name the first event outside
+                _, raw_x, raw_y, _ = _decode(addresses(i), layout)
+                check_inside(raw_x, raw_y, width, height, path, KIND)
 
-    step = np.diff(ts).view(np.int32)
-    back = np.flatnonzero(step < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise SourceError(
-            f"{KIND} file {path}: timestamps go backwards at event {i} "
-            f"({int(ts[i - 1])} us, then {int(ts[i])} us)"
-        )
-    events = empty_events(len(a))
-    t = events["timestamp"]
-    if len(a):
-        t[0] = ts[0]
-        np.cumsum(step, dtype=np.int64, out=t[1:])
-        t[1:] += int(ts[0])
-    events["x"] = width - 1 - raw_x.astype(np.int32)
-    events["y"] = height - 1 - raw_y.astype(np.int32)
-    events["polarity"] = polarity
-
-    if (len(buf) - start) % 8:
-        warnings.insert(0, f"file truncated at byte {len(buf)}: kept {len(events)} events before the damage")
-    return Aedat2File(events, width, height, camera, layout, int(len(address) - len(a)), warnings)
+    # pass 2: fill the output
+    events = empty_events(kept)
+    t_out, x_out, y_out, p_out = events["timestamp"], events["x"], events["y"], events["polarity"]
+    j = 0
+    prev_ts = None  # last kept raw 32-bit timestamp
+    t_acc = 0
+    for i in chunks:
+        keep, raw_x, raw_y, pol = _decode(addresses(i), layout)
+        n = len(raw_x)
+        if not n:
+            continue
+        stamps = words[2 * i + 1 : 2 * min(i + _CHUNK, n_records) : 2].astype(np.uint32)[keep]
+        step = np.empty(n, np.int32)
+        step[0] = 0 if prev_ts is None else np.uint32(stamps[0] - np.uint32(prev_ts)).view(np.int32)
+        if n > 1:
+            step[1:] = np.diff(stamps).view(np.int32)
+        back = np.flatnonzero(step < 0)
+        if back.size:
+            k = j + int(back[0])
+            before = int(stamps[back[0] - 1]) if back[0] else int(prev_ts)
+            raise SourceError(
+                f"{KIND} file {path}: timestamps go backwards at event {k} ({before} us, then {int(stamps[back[0]])} us)"
+            )
+        if prev_ts is None:
+            t_acc = int(stamps[0])
+        seg = t_out[j : j + n]
+        np.cumsum(step, dtype=np.int64, out=seg)
+        seg += t_acc
+        t_acc = int(seg[-1])
+        prev_ts = int(stamps[-1])
+        np.subtract(width - 1, raw_x, out=x_out[j : j + n], casting="unsafe")
+        np.subtract(height - 1, raw_y, out=y_out[j : j + n], casting="unsafe")
+        p_out[j : j + n] = pol
+        j += n
+    del words
+    if (file_size - start) % 8:
+        warnings.insert(0, f"file truncated at byte {file_size}: kept {len(events)} events before the damage")
+    return Aedat2File(events, width, height, camera, layout, int(n_records - kept), warnings)

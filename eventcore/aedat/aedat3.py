@@ -30,7 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from eventcore.events import empty_events
-from eventcore.aedat.common import check_inside, check_magic, check_monotonic, read_file_bytes, sensor_size
+from eventcore.aedat.common import (
+    check_inside,
+    check_magic,
+    check_monotonic,
+    check_sensor_size,
+    read_file_bytes,
+    sensor_size,
+)
 from eventcore.errors import SourceError
 
 MAGIC = b"#!AER-DAT3.1"
@@ -143,6 +150,8 @@ def read_aedat3(path: str | Path) -> Aedat3File:
         width = int(events["x"].max()) + 1 if len(events) else 0
         height = int(events["y"].max()) + 1 if len(events) else 0
         warnings.append(f"unknown camera {camera!r}: resolution {width}x{height} taken from the events")
+        if len(events):
+            check_sensor_size(width, height, f"AEDAT 3.1 file {path}")
     else:
         width, height = size
         check_inside(events["x"], events["y"], width, height, path, "AEDAT 3.1")

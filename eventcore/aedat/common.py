@@ -3,6 +3,8 @@ magic lines, monotonic time and coordinates inside the sensor, each failing with
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +36,41 @@ def sensor_size(name: str | None) -> tuple[int, int] | None:
     return None
 
 
+MAX_SENSOR = 2048
+"""The largest sensor side accepted from any header, stream or event coordinates (pixels)."""
+
+
+def check_sensor_size(width, height, what: str) -> tuple[int, int]:
+    """(width, height) as ints, or a SourceError when either side is not 1..MAX_SENSOR."""
+    try:
+        w, h = int(width), int(height)
+    except (TypeError, ValueError, OverflowError):
+        raise SourceError(f"{what}: sensor size {width!r}x{height!r} is not a number") from None
+    if not (0 < w <= MAX_SENSOR and 0 < h <= MAX_SENSOR):
+        raise SourceError(f"{what}: impossible sensor size {w}x{h} (each side must be 1-{MAX_SENSOR} pixels)")
+    return w, h
+
+
+def check_regular_file(path: Path, kind: str) -> int:
+    """The size of ``path``, which must be an existing regular file: never open a FIFO (it blocks)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceError(f"{kind} file {path}: no such file") from None
+    except PermissionError:
+        raise SourceError(f"{kind} file {path}: permission denied") from None
+    except OSError as err:
+        raise SourceError(f"{kind} file {path}: cannot be read ({err.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SourceError(f"{kind} file {path}: is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceError(f"{kind} file {path}: not a regular file (a pipe, socket or device); give a recording")
+    return st.st_size
+
+
 def read_file_bytes(path: Path, kind: str) -> bytes:
     """The whole file, or a SourceError saying why it cannot be read."""
+    check_regular_file(path, kind)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
