@@ -158,10 +158,11 @@ def read_aedat2(path: str | Path) -> Aedat2File:
             max_x, max_y = max(max_x, int(raw_x.max())), max(max_y, int(raw_y.max()))
     size = (128, 128) if layout == "dvs128" else sensor_size(camera)
     if size is None:
-        width, height = (max_x + 1, max_y + 1) if kept else (0, 0)
+        if not kept:
+            raise SourceError(f"{KIND} file {path}: no polarity events and an unknown camera {camera!r}: no sensor size")
+        width, height = max_x + 1, max_y + 1
         warnings.append(f"unknown camera {camera!r}: resolution {width}x{height} taken from the events")
-        if kept:
-            check_sensor_size(width, height, f"{KIND} file {path}")
+        check_sensor_size(width, height, f"{KIND} file {path}")
     else:
         width, height = size
         if kept and (max_x >= width or max_y >= height):

@@ -147,11 +147,12 @@ def read_aedat3(path: str | Path) -> Aedat3File:
     check_monotonic(t, path, "AEDAT 3.1")
     size = sensor_size(camera)
     if size is None:
-        width = int(events["x"].max()) + 1 if len(events) else 0
-        height = int(events["y"].max()) + 1 if len(events) else 0
+        if not len(events):
+            raise SourceError(f"AEDAT 3.1 file {path}: no polarity events and an unknown camera {camera!r}: no sensor size")
+        width = int(events["x"].max()) + 1
+        height = int(events["y"].max()) + 1
         warnings.append(f"unknown camera {camera!r}: resolution {width}x{height} taken from the events")
-        if len(events):
-            check_sensor_size(width, height, f"AEDAT 3.1 file {path}")
+        check_sensor_size(width, height, f"AEDAT 3.1 file {path}")
     else:
         width, height = size
         check_inside(events["x"], events["y"], width, height, path, "AEDAT 3.1")
