@@ -34,7 +34,9 @@ def _sigterm_as_interrupt():
 def run_record(args: argparse.Namespace) -> int:
     """Record until the source ends, ``--seconds`` of stream time pass, or Ctrl-C."""
     from eventcore.errors import UserError
+    from eventcore.settings import positive
 
+    positive("--seconds", args.seconds, "seconds")  # 0 would record nothing: refused, like a negative
     out = Path(args.output)
     if out.exists():
         raise UserError(f"{out}: already exists; not overwriting a recording")
