@@ -1,0 +1,161 @@
+"""The ONNX backends answer exactly as the spikingjelly network, on recorded windows, for every
+shipped config; the export is cached by the checkpoint's hash and reloads without exporting."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from spikingjelly.activation_based import neuron, surrogate
+
+from app.backends import (BACKENDS, TorchRunner, available_backends, check_backend, default_backend,
+                          make_runner)
+from app.sources.open import open_file
+from eventcore.frames import batch_frames
+from eventcore.geometry import Geometry
+from model import export
+from model.checkpoint import CheckpointMeta, Windowing, load_checkpoint, save_checkpoint
+from model.networks import CONFIGS, build_network
+from model.tcja import TCJA
+from model.zoo import resolve_model
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "recordings" / "synthetic_demo_1.aedat4"
+ONNX_BACKENDS = [b for b in ("onnxruntime", "openvino") if b in available_backends()]
+TOL = 1e-5
+
+
+def recorded_windows(size: int, T: int, ends_s: list[float], window_us: int = 1_000_000) -> np.ndarray:
+    """Frames [T, N, 2, size, size] of the demo recording's windows ending at ``ends_s``."""
+    with open_file(DEMO) as src:
+        events = Geometry(src.width, src.height, size).apply(src.read_all())
+    t = events["timestamp"]
+    ends = [int(t[0] + e * 1e6) for e in ends_s]
+    wins = [events[np.searchsorted(t, e - window_us):np.searchsorted(t, e)] for e in ends]
+    assert all(len(w) > 1000 for w in wins)
+    return batch_frames(wins, T, size, size, "number")
+
+
+def assert_same(ref, out) -> None:
+    """Same class per window; rates, gates and spike maps within TOL."""
+    assert np.array_equal(ref.rates.argmax(1), out.rates.argmax(1))
+    np.testing.assert_allclose(out.rates, ref.rates, rtol=0, atol=TOL)
+    assert len(out.gates) == len(ref.gates) and len(out.spike_maps) == len(ref.spike_maps)
+    for a, b in zip(ref.gates + ref.spike_maps, out.gates + out.spike_maps):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=0, atol=TOL)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def small64_reference():
+    """Recorded windows and the spikingjelly network's answers to them."""
+    cfg = CONFIGS["small64"]
+    # inside the demo's labelled gestures (classes 5, 7, 8) and one between them
+    frames = recorded_windows(cfg.input_size[0], cfg.T, [2.5, 4.3, 6.0, 9.5])
+    return frames, TorchRunner(load_checkpoint(resolve_model("small64"))[0]).run(frames)
+
+
+@pytest.mark.parametrize("backend", ONNX_BACKENDS)
+def test_shipped_small64_answers_exactly_as_spikingjelly(backend, cache, small64_reference):
+    frames, ref = small64_reference
+    assert ref.rates.max() > 0.1  # the windows make the network answer: the comparison means something
+    assert_same(ref, make_runner(backend, resolve_model("small64"), cache_root=cache).run(frames))
+
+
+@pytest.fixture(scope="module")
+def paper_checkpoint(tmp_path_factory) -> Path:
+    """dvs128_paper with random weights (seed 0), scaled so spikes reach the head; no weights are shipped."""
+    cfg = CONFIGS["dvs128_paper"]
+    torch.manual_seed(0)
+    net = build_network(cfg)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.fill_(4.0)
+            m.bias.data.fill_(0.8)
+        if isinstance(m, TCJA):
+            for p in m.parameters():
+                p.data *= 20
+    for p in net.fc.parameters():
+        p.data *= 40
+    meta = CheckpointMeta(tuple(f"c{i}" for i in range(cfg.n_classes)),
+                          Windowing(1_000_000, 100_000, "number", cfg.input_size, "native"), "random")
+    path = tmp_path_factory.mktemp("paper") / "dvs128_paper_random.pt"
+    save_checkpoint(path, net, cfg, meta)
+    return path
+
+
+@pytest.mark.slow
+def test_dvs128_paper_answers_exactly_in_every_backend(paper_checkpoint, cache):
+    cfg = CONFIGS["dvs128_paper"]
+    frames = recorded_windows(cfg.input_size[0], cfg.T, [2.5])  # one window: a 1.8 M-parameter net
+    ref = TorchRunner(load_checkpoint(paper_checkpoint)[0]).run(frames)
+    assert ref.rates.max() > 0.1 and min(m.mean() for m in ref.spike_maps) > 0.05  # every layer fires
+    for backend in ONNX_BACKENDS:
+        assert_same(ref, make_runner(backend, paper_checkpoint, cache_root=cache).run(frames))
+
+
+def test_plain_lif_fires_bit_identically_to_spikingjelly():
+    torch.manual_seed(1)
+    x = torch.rand(12, 4, 300) * 1.5
+    x[3:6] = 1.0  # exactly at the threshold from rest: h = x / 2 + v / 2
+    sj = neuron.LIFNode(tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate_function=surrogate.ATan(),
+                        detach_reset=True, step_mode="m")
+    with torch.no_grad():
+        want = sj(x)
+        got = export.PlainLIF.from_node(sj)(x.flatten(1)).reshape(want.shape)
+    assert 0 < want.mean() < 1
+    assert torch.equal(got, want)
+
+
+def test_soft_reset_lif_is_refused():
+    with pytest.raises(NotImplementedError, match="hard-reset"):
+        export.PlainLIF.from_node(neuron.LIFNode(v_reset=None, step_mode="m"))
+
+
+@pytest.mark.skipif("onnxruntime" not in available_backends(), reason="onnxruntime not installed")
+def test_export_is_cached_by_checkpoint_hash(tmp_path, monkeypatch):
+    from tests.fixtures import tiny_config, write_checkpoint
+
+    ckpt = write_checkpoint(tmp_path / "a.pt", tiny_config("tiny", (1, 2)), seed=0, trained_on="random")
+    first = export.cached_onnx(ckpt, tmp_path / "cache")
+    assert first.is_file() and export.file_hash(ckpt)[:32] in first.name
+    stamp = first.stat().st_mtime_ns
+
+    def no_export(*_a, **_k):
+        raise AssertionError("exported again although the checkpoint did not change")
+
+    monkeypatch.setattr(export, "export_onnx", no_export)
+    t0 = time.perf_counter()
+    runner = make_runner("onnxruntime", ckpt, cache_root=tmp_path / "cache")
+    assert time.perf_counter() - t0 < 5.0
+    assert export.cached_onnx(ckpt, tmp_path / "cache") == first and first.stat().st_mtime_ns == stamp
+    out = runner.run(np.zeros((8, 2, 2, 64, 64), np.float32))
+    assert out.rates.shape == (2, 11) and [g.shape for g in out.gates] == [(2, 8, 8)] * 2
+    assert [m.shape for m in out.spike_maps] == [(2, 64, 64), (2, 32, 32), (2, 16, 16)]
+
+    write_checkpoint(ckpt, tiny_config("tiny", (1, 2)), seed=1, trained_on="random")  # new weights, same path
+    with pytest.raises(AssertionError, match="exported again"):
+        export.cached_onnx(ckpt, tmp_path / "cache")
+
+
+def test_cache_dir_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert export.cache_dir() == tmp_path / "tcja-gesture"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert export.cache_dir() == Path.home() / ".cache" / "tcja-gesture"
+
+
+def test_backend_choice():
+    assert default_backend("cuda") == "torch"
+    assert default_backend("cpu") == next(b for b in ("openvino", "onnxruntime", "torch") if b in available_backends())
+    assert set(available_backends()) <= set(BACKENDS) and "torch" in available_backends()
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
+        check_backend("tensorrt")
