@@ -86,3 +86,48 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         NoiseFilter("fast_decay", 0, H)
     assert len(NoiseFilter("fast_decay", W, H)(np.empty(0, EVENT_DTYPE))) == 0
+
+
+REAL = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.parametrize("name", ["davis346_aestream.aedat4", "davis346_aedat.aedat4"])
+@pytest.mark.parametrize("duration_us", [500, 2000, 10_000])
+def test_numpy_background_activity_keeps_exactly_what_dv_processing_keeps(name, duration_us):
+    """The vectorised filter against dv-processing's BackgroundActivityNoiseFilter on real recordings,
+    fed in batches of 5,000 (state carried across batches) and whole."""
+    if not (REAL / name).exists():
+        pytest.skip(f"real recordings not available ({REAL} is absent: a fresh clone has no ../shared)")
+    from app.sources.aedat4 import Aedat4Source
+
+    events = Aedat4Source(REAL / name).read_all()
+    ref = NoiseFilter("dv_background_activity", 346, 260, duration_us=duration_us)(events)
+    ours = in_batches(NoiseFilter("background_activity", 346, 260, duration_us=duration_us), events, 5000)
+    whole = NoiseFilter("background_activity", 346, 260, duration_us=duration_us)(events)
+    assert 0 < len(ref) < len(events)
+    for got in (ours, whole):
+        for field in ("timestamp", "x", "y", "polarity"):
+            np.testing.assert_array_equal(got[field], ref[field], err_msg=f"{name}, {duration_us} us: {field}")
+
+
+def test_numpy_filter_agrees_on_synthetic_bursts_and_borders():
+    """Events at the sensor's border, repeated pixels and equal timestamps, tiny and huge batches."""
+    rng = np.random.default_rng(5)
+    n = 40_000
+    t = np.sort(rng.integers(0, 200_000, n)) + 10_000  # many equal timestamps
+    x = np.clip(rng.normal(3, 4, n).astype(int), 0, W - 1)  # crowded at the left border
+    y = rng.integers(0, H, n)
+    events = make_events(t, x, y, rng.integers(0, 2, n))
+    ref = NoiseFilter("dv_background_activity", W, H)(events)
+    for size in (1, 97, 10_000, n):
+        part = events if size > 1 else events[:3000]
+        want = ref if size > 1 else NoiseFilter("dv_background_activity", W, H)(part)
+        got = in_batches(NoiseFilter("background_activity", W, H), part, size)
+        np.testing.assert_array_equal(got["polarity"], want["polarity"], err_msg=f"batches of {size}")
+        np.testing.assert_array_equal(got["timestamp"], want["timestamp"], err_msg=f"batches of {size}")
+        np.testing.assert_array_equal(got["x"], want["x"], err_msg=f"batches of {size}")
+
+
+def test_declared_sensor_size_is_capped():
+    with pytest.raises(ValueError, match="1-2048"):
+        NoiseFilter("background_activity", 100_000, 100_000)
