@@ -40,8 +40,21 @@ from eventcore.events import EVENT_DTYPE
 
 COMPRESSIONS = ("lz4", "lz4_high", "zstd", "zstd_high", "none")
 FLUSH_S = 0.25
-_PACKET_EVENTS = 1 << 18  # events per packet at most (16 B each: 4 MiB before compression)
+_PACKET_EVENTS = 1 << 17  # events per packet at most (16 B each: 2 MiB before compression)
 _MAX_PENDING = 1 << 22  # beyond this many queued events, write() flushes itself (backpressure)
+
+
+_POOL = None
+
+
+def _pool():
+    """Threads that compress packets in parallel (shared by all recorders)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="aedat4-compress")
+    return _POOL
 
 
 class Recorder:
@@ -150,9 +163,13 @@ class Recorder:
             if not parts or self._fd is None:
                 return
             events = parts[0] if len(parts) == 1 else concat_events(parts)
-            for i in range(0, len(events), _PACKET_EVENTS):
-                part = events[i : i + _PACKET_EVENTS]
-                if not self._append(compress_packet(0, part, self.compression)):
+            chunks = [events[i : i + _PACKET_EVENTS] for i in range(0, len(events), _PACKET_EVENTS)]
+            if len(chunks) > 1:  # LZ4 and zstd release the GIL: compress on both cores
+                packets = _pool().map(lambda c: compress_packet(0, c, self.compression), chunks)
+            else:
+                packets = (compress_packet(0, c, self.compression) for c in chunks)
+            for part, packet in zip(chunks, packets):
+                if not self._append(packet):
                     self._fail()
                     return
                 self.events_flushed += len(part)

@@ -1,0 +1,130 @@
+"""Soak: replay a recording at 1x, looping, through the classify pipeline for a long time,
+sampling memory, latency and skipped windows every ``--every`` seconds, and say whether any grows.
+
+Run from the repository root (an hour, as the issue asks; minutes for a quick look)::
+
+    .venv/bin/python -m benchmarks.soak --minutes 60
+    .venv/bin/python -m benchmarks.soak --minutes 3 --source recordings/synthetic_demo_1.aedat4
+
+One line per sample: elapsed time, resident memory (MiB), windows classified and skipped in
+the interval, median and 95th-percentile latency (ms). At the end, for each quantity, the
+change from the first third of the run to the last third, and the verdict "grows" when it
+rose by more than the tolerance (memory 10 % and 20 MiB; latency 25 %; skipped share 5 points).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def verdict(samples: list[dict]) -> dict:
+    """Compare the first third of the samples with the last third."""
+    k = max(1, len(samples) // 3)
+    head, tail = samples[:k], samples[-k:]
+
+    def mean(rows, key):
+        vals = [r[key] for r in rows if r[key] == r[key]]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    out = {}
+    m0, m1 = mean(head, "rss_mib"), mean(tail, "rss_mib")
+    out["memory"] = {"first_mib": round(m0, 1), "last_mib": round(m1, 1),
+                     "grows": bool(m1 - m0 > max(20.0, 0.10 * m0))}
+    l0, l1 = mean(head, "latency_p50_ms"), mean(tail, "latency_p50_ms")
+    out["latency"] = {"first_ms": round(l0, 1), "last_ms": round(l1, 1), "grows": bool(l1 > 1.25 * l0 + 1.0)}
+
+    def share(rows):
+        w = sum(r["windows"] + r["skipped"] for r in rows)
+        return sum(r["skipped"] for r in rows) / w if w else 0.0
+
+    s0, s1 = share(head), share(tail)
+    out["skipped_share"] = {"first": round(s0, 3), "last": round(s1, 3), "grows": bool(s1 - s0 > 0.05)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--every", type=float, default=10.0, help="seconds between samples")
+    p.add_argument("--source", default=str(ROOT / "recordings" / "synthetic_demo_1.aedat4"))
+    p.add_argument("--model", default=None)
+    p.add_argument("--denoise", action="store_true")
+    args = p.parse_args(argv)
+
+    from app.inference import InferenceEngine
+    from app.pipeline import Pipeline
+    from app.sources.open import open_file
+
+    engine = InferenceEngine.from_checkpoint(args.model, "cpu")
+    source = open_file(args.source)
+    source.speed = 1.0
+    source.loop = True
+    noise = None
+    if args.denoise:
+        from app.noise import NoiseFilter
+
+        noise = NoiseFilter("background_activity", source.width, source.height)
+    lock = threading.Lock()
+    latencies: list[float] = []
+
+    def on_result(pred) -> None:
+        with lock:
+            latencies.append(pred.latency_ms)
+
+    pipe = Pipeline(source, engine, noise_filter=noise, on_result=on_result)
+    print(json.dumps({"source": Path(args.source).name, "minutes": args.minutes, "every_s": args.every,
+                      "model": args.model or "default", "window_ms": pipe.window_us / 1e3,
+                      "hop_ms": pipe.hop_us / 1e3}), flush=True)
+    pipe.start()
+    t_start = time.monotonic()
+    samples = []
+    last_skipped = 0
+    try:
+        while time.monotonic() - t_start < args.minutes * 60:
+            if pipe.wait(args.every):
+                print(json.dumps({"ended": True, "error": str(pipe.error) if pipe.error else None}), flush=True)
+                break
+            with lock:
+                lat, latencies[:] = np.array(latencies), []
+            skipped = pipe.skipped
+            sample = {
+                "t_s": round(time.monotonic() - t_start, 1),
+                "rss_mib": round(rss_mib(), 1),
+                "windows": int(len(lat)),
+                "skipped": int(skipped - last_skipped),
+                "latency_p50_ms": round(float(np.median(lat)), 1) if len(lat) else float("nan"),
+                "latency_p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else float("nan"),
+            }
+            last_skipped = skipped
+            samples.append(sample)
+            print(json.dumps(sample), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pipe.stop()
+    if len(samples) >= 3:
+        v = verdict(samples)
+        print(json.dumps({"verdict": v, "samples": len(samples),
+                          "anything_grows": any(x["grows"] for x in v.values())}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
