@@ -104,6 +104,10 @@ def check_args(args: argparse.Namespace) -> None:
         ms_to_us(f"--{flag.replace('_', '-')}", getattr(args, flag, None))
     for flag in ("speed", "seconds"):
         positive(f"--{flag}", getattr(args, flag, None))
+    if getattr(args, "device", None) is not None:  # checked before any window opens; passed on as a torch.device
+        from model.device import choose_device
+
+        args.device = choose_device(args.device)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -224,3 +224,8 @@ def test_window_and_hop_flags_reach_the_pipeline(capsys, files):
                        "--device", "cpu", "--window-ms", "400", "--hop-ms", "250")
     ends = [json.loads(line)["t_end_us"] for line in out.splitlines()]
     assert code == 0 and len(ends) > 3 and set(np.diff(ends)) == {250_000}
+
+
+def test_gui_with_a_bad_device_is_one_line_before_any_window(capsys):
+    code, out, err = run(capsys, "gui", "--device", "cuda:99")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: --device cuda:99: "), err
