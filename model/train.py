@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     try:
-        ms_to_us("--window-ms", args.window_ms)
+        ms_to_us("--window-ms", None if args.window_ms == 0 else args.window_ms)  # 0 = whole samples
         ms_to_us("--hop-ms", args.hop_ms)
         run(args, argv)
     except UserError as err:  # bad input: one line, exit 2, as in the app and evaluation
