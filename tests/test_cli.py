@@ -182,6 +182,9 @@ def test_bad_device_is_one_line_exit_2_in_app_training_and_evaluation(capsys, fi
     assert capsys.readouterr().err == err
     assert train.main(["--dataset", "dvs128", "--window-ms", "-5", "--out", str(tmp_path / "run")]) == 2
     assert "--window-ms" in capsys.readouterr().err
+    # training's --window-ms 0 means whole samples: accepted (the run then stops at the bad device)
+    assert train.main(["--dataset", "dvs128", "--window-ms", "0", "--device", "foo", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == err
 
 
 def test_a_pipeline_bug_keeps_its_traceback_and_bad_input_stays_one_line(capsys, files, monkeypatch):
