@@ -280,12 +280,18 @@ class Session:
             raise SourceError("no source to record")
         self.stop_recording()
         try:
-            self.recorder = Recorder(path, self.source.width, self.source.height, camera=self.source.camera)
+            self.recorder = Recorder(path, self.source.width, self.source.height, camera=self.source.camera,
+                                     raise_errors=False)  # a full disk stops the recording, not the view
         except (ValueError, OSError) as err:
             raise SourceError(f"{path}: {err}") from None
         if self.pipe is not None:
             self.pipe.set_recorder(self.recorder)
         return self.recorder
+
+    def recording_error(self) -> str | None:
+        """The line saying why the running recording failed (full disk, ...), or None; the caller stops it."""
+        rec = self.recorder
+        return None if rec is None or rec.error is None else str(rec.error)
 
     def stop_recording(self) -> Recorder | None:
         """Detach the recorder from the reader (waiting for a write in progress); the caller closes it."""

@@ -527,6 +527,9 @@ class MainWindow(QMainWindow):
         self.settings_panel.compile_state.setText(st.compile_state)
         if st.recording:
             self.status_rec.setText(st.recording)
+        if (failed := self.session.recording_error()) is not None:
+            self.stop_recording()  # what was written stays readable; the view goes on
+            self.show_message(f"recording stopped: {failed}")
         if st.seek_fraction is not None:
             if not self.playback.seek.isSliderDown():
                 self.playback.seek.setValue(int(st.seek_fraction * SEEK_STEPS))

@@ -15,6 +15,9 @@ kill loses, and aborts the process on a full disk. Here:
   packet, closes it, and becomes one :class:`SourceError` ("disk full after N events ..."),
   raised by the next :meth:`write` or :meth:`close` and kept in ``error``.
 
+In the GUI (``raise_errors=False``) the stream and the view go on after such an error; the
+window sees ``error`` and stops the recording with the message.
+
 Example::
 
     with Recorder("take1.aedat4", src.width, src.height, camera=src.camera) as rec:
@@ -66,7 +69,7 @@ class Recorder:
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, camera: str | None = None,
-                 compression: str = "lz4") -> None:
+                 compression: str = "lz4", raise_errors: bool = True) -> None:
         if not (0 < int(width) <= MAX_SENSOR and 0 < int(height) <= MAX_SENSOR):
             raise ValueError(f"sensor size must be 1-{MAX_SENSOR} a side, not {width}x{height}")
         if compression not in COMPRESSIONS:
@@ -84,6 +87,7 @@ class Recorder:
         self.events_written = 0  # accepted by write()
         self.events_flushed = 0  # in whole packets on disk
         self.error: SourceError | None = None
+        self.raise_errors = raise_errors  # False: a failed recording only sets ``error`` (the GUI polls it)
         self._first_us: int | None = None
         self._last_us: int | None = None
         self._offset_us = 0
@@ -124,8 +128,13 @@ class Recorder:
         return self._fd is None
 
     def write(self, batch: np.ndarray) -> None:
-        """Queue a batch (EVENT_DTYPE, non-decreasing timestamps); raises the recording's error, if any."""
+        """Queue a batch (EVENT_DTYPE, non-decreasing timestamps); raises the recording's error, if any.
+
+        With ``raise_errors=False``, a failed recording ignores further batches instead.
+        """
         self._raise_error()
+        if self.error is not None:
+            return
         if self._fd is None:
             raise ValueError(f"{self.path.name}: the recorder is closed")
         if batch.dtype != EVENT_DTYPE:
@@ -209,7 +218,7 @@ class Recorder:
             self._fd = None
 
     def _raise_error(self) -> None:
-        if self.error is not None and not self._reported:
+        if self.error is not None and not self._reported and self.raise_errors:
             self._reported = True
             raise self.error
 
