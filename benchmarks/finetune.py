@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                  freeze_blocks=args.freeze),
                        progress=lambda f, m: print(f"  [{f:4.0%}] {m}", flush=True))
         wall = time.perf_counter() - w0
-        cpu_share = (time.process_time() - cpu0) / wall / (os.cpu_count() or 1)
+        cpu_s = time.process_time() - cpu0
+        cpu_share = cpu_s / wall / (os.cpu_count() or 1)
         load1 = os.getloadavg()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
         "what": f"fine-tune small64 on SIMULATED new-user takes: {args.classes} gestures x {args.takes} takes "
                 f"of {args.take_s:g} s (one per gesture held out)",
         "finetune_s": round(res.seconds, 1),
+        "finetune_cpu_s": round(cpu_s, 1),
         "before": res.before.describe(),
         "after": res.after.describe(),
         "before_takes": res.before.takes, "after_takes": res.after.takes,

@@ -52,6 +52,7 @@ from model.zoo import WEIGHTS_DIR, resolve_model
 
 Progress = Callable[[float, str], None]
 HEAD_KEY = "fc.5.0.weight"  # the voting layer: voting x n_classes outputs
+PREFIX_CHUNK = 8  # windows per pass through the frozen blocks (their activations take ~30 MB per window)
 
 
 def user_models_dir() -> Path:
@@ -174,7 +175,8 @@ def held_out_score(net: TCJANet, takes: list[Take], to_frames: _Frames, window_u
     right_w = total_w = right_t = 0
     for take in takes:
         windows = take_windows(take, window_us, hop_us)
-        rates = torch.cat([net(to_frames(windows[i:i + 16])) for i in range(0, len(windows), 16)]).numpy()
+        rates = torch.cat([net(to_frames(windows[i:i + PREFIX_CHUNK]))
+                           for i in range(0, len(windows), PREFIX_CHUNK)]).numpy()
         if columns is not None:  # the base model's rates of the gestures it knows; the others can't win
             known = np.asarray(columns, dtype=int)
             rates = np.where(known[None] >= 0, rates[:, np.maximum(known, 0)], -1.0)
@@ -254,10 +256,10 @@ def finetune(data_dir: str | Path, base: str | Path | None = None, *, name: str 
             p.requires_grad_(False)
     cache = []
     with torch.no_grad():
-        for i in range(0, len(windows), 32):
-            h = _prefix(net, split, to_frames(windows[i:i + 32]))
+        for i in range(0, len(windows), PREFIX_CHUNK):
+            h = _prefix(net, split, to_frames(windows[i:i + PREFIX_CHUNK]))
             cache.append(h.to(torch.uint8) if bool(((h == 0) | (h == 1)).all()) else h.half())
-            say(0.08 + 0.22 * min(1.0, (i + 32) / len(windows)), "preparing training windows")
+            say(0.08 + 0.22 * min(1.0, (i + PREFIX_CHUNK) / len(windows)), "preparing training windows")
     feats = torch.cat(cache, 1)  # [T, N, C, H, W]
     y = torch.from_numpy(labels)
     trainable = [p for p in net.parameters() if p.requires_grad]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -65,6 +66,15 @@ class TeachSession:
         """Remove a finished take; "start" records it again later."""
         return self._step("delete", self.plan.slots.index((class_index, take)))
 
+    def mark(self, events: np.ndarray, class_index: int) -> str:
+        """A segment marked on a recording becomes this gesture's next take; returns its file name."""
+        with self._lock:
+            name = mark_take(self.folder, events, class_index)
+            on_disk = set(self.folder.finished())
+            self.state = replace(self.state, done=frozenset(
+                i for i, s in enumerate(self.plan.slots) if s in on_disk))
+            return name
+
     def finished_takes(self) -> set[tuple[int, int]]:
         return {self.plan.slots[i] for i in self.state.done}
 
@@ -87,7 +97,7 @@ class TeachSession:
                         self.folder.commit(rec)
                     except SourceError as err:  # an empty take: not done, it comes round again
                         slot = self.plan.slots.index((rec.class_index, rec.take))
-                        state = state.__class__(state.phase, state.slot, state.since, state.done - {slot})
+                        state = replace(state, done=state.done - {slot})
                         self.messages.append(str(err))
             if out.deleted >= 0:
                 self.folder.delete_take(*self.plan.slots[out.deleted])

@@ -1,0 +1,179 @@
+"""Fine-tuning on a teach folder: a simulated new user gains accuracy; bad takes give one clear error."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from app.teach.folder import TeachFolder  # noqa: E402
+from app.teach.session import mark_take  # noqa: E402
+from eventcore.errors import SourceError, UserError  # noqa: E402
+from eventcore.labels import CLASS_NAMES  # noqa: E402
+from model.checkpoint import load_checkpoint  # noqa: E402
+from model.datasets.takes import load_takes, split_takes  # noqa: E402
+from model.finetune import FinetuneSettings, finetune, user_models_dir  # noqa: E402
+from tests.fixtures import rotating_bar, tiny_config, write_checkpoint  # noqa: E402
+from tests.teach_user import write_user_folder  # noqa: E402
+
+USER_CLASSES = [1, 5, 8]  # right_hand_wave, left_arm_clockwise, air_drums
+# The stated margin: fine-tuning on 2 takes per gesture must add at least this much window
+# accuracy on the user's held-out takes (measured: 50 % -> 100 % on this machine).
+MARGIN = 0.25
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _simulator_key() -> str:
+    """A hash of the simulator's and the new user's code: a cached folder is reused only while both are unchanged."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted((root / "model" / "simulator").glob("*.py")) + [root / "tests" / "teach_user.py"]
+    return hashlib.sha1(b"".join(p.read_bytes() for p in files)).hexdigest()[:12]
+
+
+@pytest.fixture(scope="module")
+def user_folder(request, tmp_path_factory) -> Path:
+    """3 gestures x 3 takes of 1.5 s by the simulated new user (DAVIS346, farther, faster, noisier).
+
+    Generating them takes 10-30 s on the 2-core machine, so the folder is kept in pytest's
+    cache, keyed by the simulator's code; a copy is handed to the tests.
+    """
+    cached = Path(request.config.cache.mkdir(f"teach-new-user-{_simulator_key()}")) / "takes"
+    if not (cached / "manifest.json").exists():
+        shutil.rmtree(cached, ignore_errors=True)
+        write_user_folder(cached.with_name("partial"), USER_CLASSES, 3, duration_s=1.5)
+        cached.with_name("partial").rename(cached)
+    copy = tmp_path_factory.mktemp("user") / "takes"
+    shutil.copytree(cached, copy)
+    return copy
+
+
+def test_new_user_accuracy_rises_after_finetuning(user_folder, tmp_path):
+    torch.set_num_threads(2)
+    res = finetune(user_folder, "small64", out_dir=tmp_path, settings=FinetuneSettings(epochs=6))
+    assert res.before.windows is not None
+    assert res.after.windows >= res.before.windows + MARGIN, (res.before, res.after)
+    assert res.after.takes >= res.before.takes
+    net, cfg, meta = load_checkpoint(res.path)
+    assert meta.class_names == tuple(CLASS_NAMES[c] for c in USER_CLASSES) and cfg.n_classes == 3
+    assert "SIMULATED takes" in meta.trained_on and "small64" in meta.trained_on
+    notes = json.loads(meta.notes)
+    assert notes["base_model"] == "small64" and notes["data_dir"] == str(user_folder.resolve())
+    assert "held out" in notes["protocol"] and len(notes["held_out"]) == 3 and notes["simulated_takes"] is True
+    assert meta.accuracies["heldout_windows_after"] == pytest.approx(res.after.windows)
+    assert res.path.parent == tmp_path
+
+
+@pytest.fixture
+def tiny_base(tmp_path) -> Path:
+    return write_checkpoint(tmp_path / "tiny.pt", tiny_config("tiny", (2,)), 0, "untrained (test)")
+
+
+def bar_folder(path: Path, names, takes: int) -> TeachFolder:
+    """A teach folder of rotating-bar takes (fast to make), ``takes`` per gesture."""
+    folder = TeachFolder.create(path, names, "cam", (128, 128))
+    for c in range(len(names)):
+        for k in range(takes):
+            ev = rotating_bar(800_000, rate=60_000, seed=10 * c + k)
+            ev["timestamp"] += 1_000_000 * (10 * c + k)
+            mark_take(folder, ev, c)
+    return folder
+
+
+def test_custom_three_gesture_set_gets_a_new_head_and_classifies(tmp_path, tiny_base, capsys):
+    from app.cli import main
+
+    names = ["thumbs up", "swipe", "knock"]
+    folder = bar_folder(tmp_path / "mine", names, 2)
+    res = finetune(folder.path, tiny_base, name="mine", out_dir=tmp_path / "models",
+                   settings=FinetuneSettings(epochs=1, crops_per_take=2))
+    assert res.before.windows is None and "n/a" in res.before.describe()  # the base knows none of them
+    net, cfg, meta = load_checkpoint(tmp_path / "models" / "mine.pt")
+    assert meta.class_names == tuple(names) and net.fc[-2][0].out_features == cfg.voting * 3
+    assert "heldout_windows_after" in meta.accuracies and "heldout_windows_before" not in meta.accuracies
+    take = folder.take_path(1, 1)
+    assert main(["classify", str(take), "--model", str(res.path), "--device", "cpu"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines and all(line["label"] in names + ["no gesture"] and len(line["rates"]) == 3 for line in lines)
+    assert {line["truth"] for line in lines} <= {"swipe", "none"} and any(line["truth"] == "swipe" for line in lines)
+
+
+def test_checkpoints_go_to_the_user_folder_never_the_shipped_weights(tmp_path, tiny_base, monkeypatch):
+    from model.zoo import WEIGHTS_DIR
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert user_models_dir() == tmp_path / "data" / "tcja-gesture" / "models"
+    folder = bar_folder(tmp_path / "t", ["a", "b"], 2)
+    with pytest.raises(UserError, match="not written into the shipped"):
+        finetune(folder.path, tiny_base, out_dir=WEIGHTS_DIR, settings=FinetuneSettings(epochs=1, crops_per_take=1))
+    res = finetune(folder.path, tiny_base, settings=FinetuneSettings(epochs=1, crops_per_take=1))
+    assert res.path == tmp_path / "data" / "tcja-gesture" / "models" / "t-tiny.pt"
+
+
+def _break(folder: Path, how: str) -> str:
+    """Damage the folder one way; returns the take the message must name."""
+    take = folder / "c01_b_02.aedat4"
+    labels = folder / "c01_b_02_labels.csv"
+    if how == "empty":
+        take.write_bytes(b"")
+    elif how == "corrupt":
+        data = take.read_bytes()
+        take.write_bytes(data[:200] + bytes(len(data) - 200))
+    elif how == "wrong class":
+        labels.write_text("class,startTime_usec,endTime_usec\n1,11000000,11800000\n")
+    elif how == "wrong interval":
+        labels.write_text("class,startTime_usec,endTime_usec\n2,90000000,92000000\n")
+    elif how == "no labels":
+        labels.unlink()
+    return take.name
+
+
+@pytest.mark.parametrize("how,message", [
+    ("empty", "the file is empty"), ("corrupt", "corrupt or truncated"), ("wrong class", "do not match"),
+    ("wrong interval", "does not match the recording"), ("no labels", "label file c01_b_02_labels.csv is missing"),
+])
+def test_a_bad_take_is_named_and_nothing_is_touched(tmp_path, tiny_base, how, message):
+    folder = bar_folder(tmp_path / "t", ["a", "b"], 2).path
+    name = _break(folder, how)
+    before = folder_hashes(folder)
+    with pytest.raises(SourceError) as err:
+        finetune(folder, tiny_base, out_dir=tmp_path / "m", settings=FinetuneSettings(epochs=1))
+    assert name in str(err.value) and message in str(err.value)
+    assert "\n" not in str(err.value)
+    assert folder_hashes(folder) == before and not (tmp_path / "m").exists()
+
+
+def test_too_few_takes_or_a_gesture_without_takes(tmp_path, tiny_base):
+    few = bar_folder(tmp_path / "few", ["a", "b"], 1).path
+    with pytest.raises(SourceError, match=r"too few takes of a \(1\), b \(1\).*at least 2 per gesture"):
+        finetune(few, tiny_base, out_dir=tmp_path / "m")
+    missing = TeachFolder.create(tmp_path / "missing", ["a", "b", "c"], "cam", (128, 128))
+    for k in range(2):
+        mark_take(missing, rotating_bar(500_000, seed=k), 0)
+    with pytest.raises(SourceError, match="no take of b, c"):
+        finetune(missing.path, tiny_base, out_dir=tmp_path / "m")
+    with pytest.raises(SourceError, match="manifest.json: missing"):
+        load_takes(tmp_path)
+    assert not (tmp_path / "m").exists()
+
+
+def test_split_holds_out_one_take_per_gesture(tmp_path):
+    folder = bar_folder(tmp_path / "t", ["a", "b"], 3).path
+    train, held = split_takes(load_takes(folder), seed=0)
+    assert sorted(t.class_index for t in held) == [0, 1] and len(train) == 4
+    assert not {t.name for t in train} & {t.name for t in held}
+
+
+def test_user_folder_is_simulated_and_shaped_like_a_new_camera(user_folder):
+    takes = load_takes(user_folder)
+    assert takes.manifest.simulated and takes.manifest.sensor == (346, 260) and len(takes.takes) == 9
+    ev = takes.takes[0].events
+    assert ev["x"].max() > 128 and 1.3e6 < ev["timestamp"][-1] - ev["timestamp"][0] <= 1.5e6
