@@ -236,6 +236,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     cfg = CONFIGS[args.config or DEFAULT_CONFIG[args.dataset]]
     window = resolve_window(args, cfg)
     augment = CameraAugment() if (args.augment if args.augment is not None else window.window_us is not None) else None
+    if augment is not None and args.dataset == "simulated":  # simulated rates and noise vary less than real sensors'
+        augment = CameraAugment(rate=(0.5, 1.5), noise_hz=(0.0, 1.0))
     out = args.out or Path("runs") / f"{args.dataset}-{cfg.name}"
     try:
         if d.main:

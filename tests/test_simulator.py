@@ -150,3 +150,96 @@ def test_arm_circles_turn_as_in_real_recordings(cls):
     want = -1.0 if cls in (3, 5) else 1.0
     for deg in turns:
         assert want * deg > 200, (cls, turns)
+
+
+def test_parameters_stay_physical():
+    from model.simulator.params import BOUNDS, CALIBRATED, SimParams
+
+    CALIBRATED.check()
+    for name, (lo, hi, unit) in BOUNDS.items():
+        assert lo < hi and unit
+        with pytest.raises(ValueError, match=name):
+            SimParams.from_dict({name: hi * 2 + 1})
+    with pytest.raises(ValueError, match="unknown"):
+        SimParams.from_dict({"teacher_bonus": 1.0})
+
+
+def test_threshold_sets_the_event_rate():
+    """A lower DVS contrast threshold gives more events from the same scene (same seed)."""
+    from dataclasses import replace
+
+    from model.simulator.params import CALIBRATED
+
+    lo = generate_sample(3, DUR, 4, params=replace(CALIBRATED, threshold=0.08, noise_hz=0.05))[0]
+    hi = generate_sample(3, DUR, 4, params=replace(CALIBRATED, threshold=0.3, noise_hz=0.05))[0]
+    assert len(lo) > 2 * len(hi)
+
+
+@pytest.mark.parametrize("kind", ["idle", "walker", "objects", "spinner", "pan", "flicker", "empty"])
+def test_negative_scenes(kind):
+    ev, meta = generate_sample(None, DUR, 5, negative=kind)
+    assert meta["class_index"] == -1 and meta["scene"] == kind
+    assert len(ev) > 0 and ev["x"].max() < 128 and ev["y"].max() < 128
+    assert np.all(np.diff(ev["timestamp"]) >= 0)
+
+
+def test_negative_scenes_differ_from_idle():
+    """Walkers, moving objects and camera motion make far more events than an idle subject."""
+    n = lambda k: np.mean([len(generate_sample(None, DUR, s, negative=k)[0]) for s in (1, 2)])
+    idle = n("idle")
+    assert n("walker") > 1.5 * idle and n("pan") > 1.5 * idle
+
+
+def test_dataset_negatives_are_drawn_from_all_kinds(tmp_path):
+    from model.simulator.generate import _jobs
+
+    jobs = _jobs(2, 0, 0.2, include_idle=True, neg_factor=3)
+    assert sum(j[0] == -1 for j in jobs) == 6 and sum(j[0] == 0 for j in jobs) == 2
+
+
+def test_rate_and_noise_augmentation():
+    from eventcore.events import make_events
+    from model.datasets.augment import CameraAugment
+
+    rng = np.random.default_rng(0)
+    n = 20000
+    ev = make_events(np.sort(rng.integers(0, 1_000_000, n)), rng.integers(0, 30, n), rng.integers(0, 30, n), rng.integers(0, 2, n))
+    thin = CameraAugment(max_shift=0.0, scale=(1, 1), rate=(0.5, 0.5))(ev, 128, 128, np.random.default_rng(1))
+    assert 0.45 * n < len(thin) < 0.55 * n
+    dense = CameraAugment(max_shift=0.0, scale=(1, 1), rate=(1.5, 1.5))(ev, 128, 128, np.random.default_rng(1))
+    assert 1.45 * n < len(dense) < 1.55 * n and np.all(np.diff(dense["timestamp"]) >= 0)
+    noisy = CameraAugment(max_shift=0.0, scale=(1, 1), noise_hz=(1.0, 1.0))(ev, 128, 128, np.random.default_rng(1))
+    added = len(noisy) - n
+    assert abs(added - 128 * 128 * 1.0) < 5 * 128  # 1 Hz per pixel over 1 s
+    assert (noisy["x"] >= 30).sum() > 0.5 * added  # spread over the whole sensor
+    with pytest.raises(ValueError, match="rate"):
+        CameraAugment(rate=(0.0, 1.0))
+
+
+def test_speck_input_bins_events_by_polarity_and_5ms_step():
+    from eventcore.events import make_events
+    from model.simulator.speck import speck_frames
+
+    ev = make_events(np.array([0, 4_999, 5_000, 12_000]), np.array([1, 1, 2, 3]), np.array([7, 7, 8, 9]), np.array([1, 1, 0, 1]))
+    f = speck_frames(ev)
+    assert f.shape == (3, 2, 128, 128)
+    assert f[0, 1, 7, 1] == 2 and f[1, 0, 8, 2] == 1 and f[2, 1, 9, 3] == 1 and f.sum() == 4
+
+
+def test_speck_judge_is_quantised_and_recognises_waves(shared_data):
+    from model.simulator.speck import Speck, predict
+
+    judge = Speck.load(shared_data / "teacher" / "sinabs_speck_dvs_gesture.pt")
+    for kind, w, *_ , thr, vmin in judge.layers:
+        assert torch_equal_round(w) and thr >= 1 and vmin == -thr
+        assert w.max() <= 127 and w.min() >= -128
+    samples = [generate_sample(c, 1.5, seed)[0] for c in (1, 2) for seed in (0, 1)]
+    pred, counts = predict(judge, samples)
+    assert counts.shape == (4, 11)
+    assert (pred == np.array([1, 1, 2, 2])).mean() >= 0.5
+
+
+def torch_equal_round(w) -> bool:
+    import torch
+
+    return bool(torch.equal(w, torch.round(w)))

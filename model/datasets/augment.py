@@ -9,6 +9,12 @@ centre, in sensor pixels:
 Events that leave the sensor are dropped. There is deliberately no horizontal flip: it
 would swap the subject's left and right arm and so the "left"/"right" gesture classes.
 
+Optionally (off by default) the event rate and the noise level vary too, as they do between
+sensors, biases and rooms: ``rate=(lo, hi)`` keeps each event with probability ``r`` (for
+``r < 1``) or adds a copy of a share ``r - 1`` of the events 0-1 ms later (``r > 1``), ``r``
+drawn per sample; ``noise_hz=(lo, hi)`` adds background activity at a per-pixel rate drawn
+per sample (uniform pixels, times and polarities over the sample's span).
+
 Example::
 
     aug = CameraAugment(max_shift=0.08, scale=(0.9, 1.1))
@@ -28,6 +34,8 @@ class CameraAugment:
 
     max_shift: float = 0.08
     scale: tuple[float, float] = (0.9, 1.1)
+    rate: tuple[float, float] = (1.0, 1.0)
+    noise_hz: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_shift < 0.5:
@@ -36,8 +44,14 @@ class CameraAugment:
         if not 0.0 < lo <= hi:
             raise ValueError(f"scale range must satisfy 0 < low <= high, got {self.scale}")
 
+        if not 0.0 < self.rate[0] <= self.rate[1] <= 2.0:
+            raise ValueError(f"rate range must satisfy 0 < low <= high <= 2, got {self.rate}")
+        if not 0.0 <= self.noise_hz[0] <= self.noise_hz[1]:
+            raise ValueError(f"noise_hz range must satisfy 0 <= low <= high, got {self.noise_hz}")
+
     def to_meta(self) -> dict:
-        return {"max_shift": self.max_shift, "scale": list(self.scale), "flip": False}
+        return {"max_shift": self.max_shift, "scale": list(self.scale), "flip": False,
+                "rate": list(self.rate), "noise_hz": list(self.noise_hz)}
 
     def __call__(self, events: np.ndarray, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
         """A moved and zoomed copy of ``events`` (any dtype with x, y fields), clipped to the sensor."""
@@ -50,4 +64,26 @@ class CameraAugment:
         out = events[keep]
         out["x"] = x[keep]
         out["y"] = y[keep]
+        if self.rate != (1.0, 1.0) or self.noise_hz[1] > 0:
+            out = self._rate_and_noise(out, width, height, rng)
         return out
+
+    def _rate_and_noise(self, ev: np.ndarray, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+        r = rng.uniform(*self.rate)
+        if r < 1.0:
+            ev = ev[rng.random(len(ev)) < r]
+        elif r > 1.0:
+            extra = ev[rng.random(len(ev)) < r - 1.0].copy()
+            extra["timestamp"] = extra["timestamp"] + rng.integers(0, 1000, len(extra)).astype(extra["timestamp"].dtype)
+            ev = np.concatenate([ev, extra])
+        hz = rng.uniform(*self.noise_hz)
+        if hz > 0 and len(ev):
+            t0, t1 = int(ev["timestamp"].min()), int(ev["timestamp"].max())
+            n = rng.poisson(hz * width * height * (t1 - t0) * 1e-6)
+            noise = np.zeros(n, dtype=ev.dtype)
+            noise["timestamp"] = rng.integers(t0, t1 + 1, n)
+            noise["x"] = rng.integers(0, width, n)
+            noise["y"] = rng.integers(0, height, n)
+            noise["polarity"] = rng.integers(0, 2, n)
+            ev = np.concatenate([ev, noise])
+        return ev[np.argsort(ev["timestamp"], kind="stable")]

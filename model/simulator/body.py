@@ -1,5 +1,13 @@
 """Articulated upper body facing the camera and the arm motion of each gesture class.
 
+Poses follow the real DVS128 Gesture recordings: the subject near the camera (upper body
+filling the view), clapping hands meeting in front of the chest, arm roll as both forearms
+rolling round each other horizontally in front of the chest, air drums as both hands
+striking downwards at waist height, air guitar as a strumming hand low at the hip with the
+other arm stretched out to the side, arm circles sweeping the whole straight arm so the hand
+reaches the image edges. Every repetition varies a little in rate and amplitude (smooth
+random modulation), and the still body sways.
+
 Image coordinates throughout: x to the right, y down (y = 0 at the top), pixels of the
 128x128 sensor. The subject faces the camera, so the subject's RIGHT arm is on the image's
 LEFT. Limb directions are angles ``a`` with unit vector ``(sin a, cos a)``: ``a = 0`` points
@@ -19,11 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.simulator.params import CALIBRATED, SimParams
+
 IDLE = -1
 # +1: the class's angle grows (counter-clockwise on the image), -1: it falls (clockwise).
 ROTATION_SENSE = {3: +1.0, 4: -1.0, 5: +1.0, 6: -1.0}
-# Typical repetition rate of each gesture (Hz); each sample scales it by 0.8-1.25.
-FREQ_HZ = {0: 2.2, 1: 2.0, 2: 2.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 2.0, 8: 2.5, 9: 3.5}
+# Typical repetition rate of each gesture (Hz); scaled by SimParams.speed and per sample by 0.85-1.18.
+FREQ_HZ = {0: 2.2, 1: 2.0, 2: 2.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.8, 8: 2.2, 9: 3.2}
 
 
 @dataclass(frozen=True)
@@ -42,19 +52,20 @@ class Body:
     torso_r: float
 
     @classmethod
-    def random(cls, rng: np.random.Generator) -> "Body":
-        s = rng.uniform(0.85, 1.15)
+    def random(cls, rng: np.random.Generator, p: SimParams = CALIBRATED) -> "Body":
+        s = p.body_scale * rng.uniform(0.88, 1.12)
+        v = lambda: rng.uniform(0.92, 1.08)
         return cls(
-            cx=64 + rng.uniform(-8, 8),
-            shoulder_y=50 + rng.uniform(-6, 6),
-            shoulder_half=19 * s * rng.uniform(0.9, 1.1),
-            head_r=10 * s * rng.uniform(0.9, 1.1),
-            neck=7 * s,
-            upper=25 * s * rng.uniform(0.9, 1.1),
-            fore=23 * s * rng.uniform(0.9, 1.1),
-            hand=9 * s * rng.uniform(0.9, 1.1),
-            arm_r=6.0 * s * rng.uniform(0.85, 1.15),
-            torso_r=17 * s * rng.uniform(0.9, 1.1),
+            cx=64 + rng.uniform(-7, 7),
+            shoulder_y=p.shoulder_y_px + rng.uniform(-5, 5),
+            shoulder_half=22 * s * v(),
+            head_r=9.5 * s * v(),
+            neck=6 * s,
+            upper=25 * s * v(),
+            fore=23 * s * v(),
+            hand=11 * s * p.hand_size * v(),
+            arm_r=5.5 * s * p.limb_width * v(),
+            torso_r=20 * s * v(),
         )
 
 
@@ -100,15 +111,30 @@ def _smooth_noise(rng: np.random.Generator, t: np.ndarray, n: int, f_lo: float, 
     return np.sin(2 * np.pi * f[None] * t[:, None, None] + ph[None]).sum(axis=1) / np.sqrt(n)
 
 
-def _arm_from_angles(sh: np.ndarray, a1: np.ndarray, a2: np.ndarray, ah: np.ndarray, body: Body,
-                     k1: np.ndarray | float = 1.0, k2: np.ndarray | float = 1.0):
-    """Arm joints from absolute segment angles; ``k`` shortens segments pointing at the camera."""
-    k1 = np.asarray(k1)[..., None] if np.ndim(k1) else k1
-    k2 = np.asarray(k2)[..., None] if np.ndim(k2) else k2
-    el = sh + body.upper * k1 * unit(a1)
-    wr = el + body.fore * k2 * unit(a2)
-    tip = wr + body.hand * unit(ah)
-    return sh, el, wr, tip
+def _phase(rng: np.random.Generator, t: np.ndarray, f_hz: float, jitter: float = 0.12) -> np.ndarray:
+    """Gesture phase (rad) at rate ``f_hz`` whose instantaneous rate drifts by about +-``jitter``."""
+    inst = f_hz * (1 + jitter * _smooth_noise(rng, t, 2, 0.15, 0.8)[:, 0])
+    dt = np.diff(t, prepend=t[:1])
+    return 2 * np.pi * np.cumsum(inst * dt) + rng.uniform(0, 2 * np.pi)
+
+
+def _amp(rng: np.random.Generator, t: np.ndarray, amp: float) -> np.ndarray:
+    """A per-repetition amplitude [F]: ``amp`` modulated smoothly by about +-10 %."""
+    return amp * (1 + 0.1 * _smooth_noise(rng, t, 2, 0.2, 1.0)[:, 1])
+
+
+def _hand(wr: np.ndarray, a: np.ndarray, body: Body) -> np.ndarray:
+    return wr + body.hand * unit(a)
+
+
+def _arm(sh, el, wr, hand_angle, body: Body):
+    return sh, el, wr, _hand(wr, hand_angle, body)
+
+
+def _arm_from_angles(sh: np.ndarray, a1: np.ndarray, a2: np.ndarray, ah: np.ndarray, body: Body):
+    el = sh + body.upper * unit(a1)
+    wr = el + body.fore * unit(a2)
+    return sh, el, wr, _hand(wr, ah, body)
 
 
 def _arm_from_target(sh: np.ndarray, target: np.ndarray, body: Body, bend: float, reach: float = 1.0):
@@ -121,78 +147,101 @@ def _arm_from_target(sh: np.ndarray, target: np.ndarray, body: Body, bend: float
 
 def _rest_arm(sh: np.ndarray, side: float, body: Body, t: np.ndarray, rng: np.random.Generator):
     """A hanging arm swinging slightly; ``side`` = -1 for the image-left (subject's right) arm."""
-    jitter = 0.05 * _smooth_noise(rng, t, 2, 0.1, 0.5)
-    a1 = side * (0.12 + rng.uniform(0, 0.1)) + jitter[:, 0]
-    a2 = a1 + side * rng.uniform(-0.05, 0.15) + jitter[:, 1]
+    jitter = 0.04 * _smooth_noise(rng, t, 2, 0.1, 0.5)
+    a1 = side * (0.1 + rng.uniform(0, 0.1)) + jitter[:, 0]
+    a2 = a1 + side * rng.uniform(-0.05, 0.2) + jitter[:, 1]
     return _arm_from_angles(sh, a1, a2, a2, body)
 
 
-def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator) -> Pose:
+def _strike(ph: np.ndarray) -> np.ndarray:
+    """A striking profile in [0, 1] (1 = down): a quick fall to the hit, a slower lift."""
+    x = (ph / (2 * np.pi)) % 1.0
+    return np.where(x < 0.35, np.sin(0.5 * np.pi * x / 0.35) ** 2, np.cos(0.5 * np.pi * (x - 0.35) / 0.65) ** 2)
+
+
+def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
+                 p: SimParams = CALIBRATED) -> Pose:
     """Joint trajectories of a subject performing class ``cls`` (IDLE for none) at times ``t`` (s)."""
-    sway = np.array([0.6, 0.3]) * rng.uniform(0.3, 1.0) * _smooth_noise(rng, t, 3, 0.1, 0.6)
-    neck = np.array([body.cx, body.shoulder_y - 3])[None] + sway
-    head = neck + np.array([0.0, -(body.neck + body.head_r)]) + 0.6 * _smooth_noise(rng, t, 2, 0.1, 0.8)
-    hip = neck + np.array([0.0, 90.0])
+    sway = p.sway_px * rng.uniform(0.5, 1.5) * np.array([1.0, 0.5]) * _smooth_noise(rng, t, 3, 0.1, 0.7)
+    breath = np.stack([np.zeros_like(t), 0.4 * np.sin(2 * np.pi * rng.uniform(0.2, 0.35) * t + rng.uniform(0, 6))], -1)
+    neck = np.array([body.cx, body.shoulder_y - 3])[None] + sway + breath
+    head = neck + np.array([0.0, -(body.neck + body.head_r)]) + 0.6 * p.sway_px * _smooth_noise(rng, t, 2, 0.1, 0.8)
+    hip = neck + np.array([0.0, 95.0]) + 0.5 * sway
     sh_r = neck + np.array([-body.shoulder_half, 3.0])
     sh_l = neck + np.array([body.shoulder_half, 3.0])
-    speed = rng.uniform(0.8, 1.25)
-    amp = rng.uniform(0.8, 1.2)
-    ph = rng.uniform(0, 2 * np.pi)
+    speed = p.speed * rng.uniform(0.85, 1.18)
+    amp = _amp(rng, t, p.amplitude * rng.uniform(0.85, 1.15))
     right = _rest_arm(sh_r, -1.0, body, t, rng)
     left = _rest_arm(sh_l, 1.0, body, t, rng)
     wob = _smooth_noise(rng, t, 3, 0.2, 1.5)
+    col = lambda a: np.asarray(a)[:, None] if np.ndim(a) else a
 
-    if cls == 0:  # hand clapping: hands meet in front of the chest
-        f = FREQ_HZ[cls] * speed
-        y = body.shoulder_y + 38 + rng.uniform(-6, 6) + 2 * wob[:, 1]
-        half = (2 + 13 * amp * (0.5 - 0.5 * np.cos(2 * np.pi * f * t + ph))) + 1.5
-        cxm = body.cx + 2 * wob[:, 0]
-        right = _arm_from_target(sh_r, np.stack([cxm - half, y], -1), body, +1.0, 0.8)
-        left = _arm_from_target(sh_l, np.stack([cxm + half, y], -1), body, -1.0, 0.8)
-    elif cls in (1, 2):  # hand wave: forearm up, waving about the elbow
+    if cls == 0:  # hand clapping: hands meet in front of the chest, fingers up
+        ph = _phase(rng, t, FREQ_HZ[cls] * speed)
+        y = body.shoulder_y + 0.8 * body.upper + rng.uniform(-4, 4) + 1.5 * wob[:, 1]
+        gap = 1.5 + 18 * amp * (0.5 - 0.5 * np.cos(ph)) ** 1.5
+        cxm = body.cx + rng.uniform(-3, 3) + 2 * wob[:, 0]
+        for side in (-1.0, 1.0):
+            sh = sh_r if side < 0 else sh_l
+            wr = np.stack([cxm + side * (gap + 0.2 * body.hand), y], -1)
+            el = np.stack([sh[:, 0] + side * (0.1 * body.upper + 0.35 * gap), sh[:, 1] + 0.75 * body.upper - 0.1 * gap], -1)
+            arm = _arm(sh, el, wr, np.pi - side * (0.25 + 0.02 * gap), body)
+            right, left = (arm, left) if side < 0 else (right, arm)
+    elif cls in (1, 2):  # hand wave: upper arm out and down to the side, forearm up, waving about the elbow
         side = -1.0 if cls == 1 else 1.0
         sh = sh_r if cls == 1 else sh_l
-        f = FREQ_HZ[cls] * speed
-        a1 = side * rng.uniform(0.9, 1.35) + 0.05 * wob[:, 0]
-        a2 = np.pi + side * 0.15 + 0.5 * amp * np.sin(2 * np.pi * f * t + ph)
-        arm = _arm_from_angles(sh, a1, a2, a2, body)
+        ph = _phase(rng, t, FREQ_HZ[cls] * speed)
+        a1 = side * rng.uniform(0.9, 1.45) + 0.05 * wob[:, 0]  # elbow out and a little below the shoulder
+        a2 = np.pi + side * rng.uniform(0.1, 0.35) + 0.5 * amp * np.sin(ph)
+        ah = a2 + 0.25 * amp * np.sin(ph - 0.6)
+        arm = _arm_from_angles(sh, a1, a2, ah, body)
         right, left = (arm, left) if cls == 1 else (right, arm)
-    elif cls in (3, 4, 5, 6):  # arm circles: a nearly straight arm swept around the shoulder
+    elif cls in (3, 4, 5, 6):  # arm circles: the whole straight arm swept around the shoulder
         sh = sh_r if cls in (3, 4) else sh_l
-        f = FREQ_HZ[cls] * speed
-        a1 = ROTATION_SENSE[cls] * 2 * np.pi * f * t + ph
-        a2 = a1 + 0.15 * np.sin(a1) + 0.05 * wob[:, 0]
-        arm = _arm_from_angles(sh, a1, a2, a2, body)
+        ph = _phase(rng, t, FREQ_HZ[cls] * speed, jitter=0.08)
+        a1 = ROTATION_SENSE[cls] * (ph + 0.25 * np.sin(ph))  # faster on the way down
+        a2 = a1 + 0.12 * np.sin(a1) + 0.05 * wob[:, 0]
+        arm = _arm_from_angles(sh, a1, a2, a2 + 0.1 * wob[:, 1], body)
         right, left = (arm, left) if cls in (3, 4) else (right, arm)
-    elif cls == 7:  # arm roll: forearms circling each other in front of the belly
-        f = FREQ_HZ[cls] * speed * rng.choice([-1.0, 1.0])
-        c = np.array([body.cx, body.shoulder_y + 42 + rng.uniform(-5, 5)])
-        rx, ry = 14 * amp, 9 * amp
-        w = 2 * np.pi * f * t + ph
-        tr = c + np.stack([-6 + rx * np.cos(w), ry * np.sin(w)], -1)
-        tl = c + np.stack([6 + rx * np.cos(w + np.pi), ry * np.sin(w + np.pi)], -1)
-        right = _arm_from_target(sh_r, tr, body, +1.0, 0.85)
-        left = _arm_from_target(sh_l, tl, body, -1.0, 0.85)
-    elif cls == 8:  # air drums: both hands striking up and down in front of the hips
-        f = FREQ_HZ[cls] * speed
-        base = body.shoulder_y + 40
-        hit = lambda p: 30 * amp * (np.abs(np.sin(np.pi * f * t + p)) - 0.5)
-        tr = np.stack([body.cx - 22 + 6 * wob[:, 0], base + hit(ph)], -1)
-        tl = np.stack([body.cx + 22 + 6 * wob[:, 1], base + hit(ph + np.pi / 2)], -1)
-        right = _arm_from_target(sh_r, tr, body, -1.0, 0.9)
-        left = _arm_from_target(sh_l, tl, body, +1.0, 0.9)
-    elif cls == 9:  # air guitar: left hand out on the neck, right hand strumming at the hip
-        f = FREQ_HZ[cls] * speed
-        strum = np.stack([body.cx - 12 + 2 * wob[:, 0],
-                          body.shoulder_y + 55 + 9 * amp * np.sin(2 * np.pi * f * t + ph)], -1)
-        right = _arm_from_target(sh_r, strum, body, -1.0)
-        neck_pt = np.stack([sh_l[:, 0] + 40 + 3 * wob[:, 0], body.shoulder_y + 30 + 3 * wob[:, 1]], -1)
-        left = _arm_from_target(sh_l, neck_pt, body, +1.0)
+    elif cls == 7:  # arm roll: forearms horizontal in front of the chest, rolling round each other
+        ph = _phase(rng, t, FREQ_HZ[cls] * speed) * rng.choice([-1.0, 1.0])
+        c = np.stack([body.cx + rng.uniform(-3, 3) + 2 * wob[:, 0],
+                      body.shoulder_y + 0.85 * body.upper + rng.uniform(-4, 4) + 1.5 * wob[:, 1]], -1)
+        rx, ry = 6 * amp, 11 * amp
+        for side, off in ((-1.0, 0.0), (1.0, np.pi)):
+            sh = sh_r if side < 0 else sh_l
+            wr = c + np.stack([side * 3 + col(rx)[:, 0] * np.cos(ph + off), col(ry)[:, 0] * np.sin(ph + off)], -1)
+            el = np.stack([wr[:, 0] + side * 0.95 * body.fore, wr[:, 1] + 3 + 0.8 * ry * np.sin(ph + off - 0.3)], -1)
+            arm = _arm(sh, el, wr, -side * np.pi / 2 + 0.2 * np.sin(ph + off), body)
+            right, left = (arm, left) if side < 0 else (right, arm)
+    elif cls == 8:  # air drums: both hands striking downwards at waist height
+        ph = _phase(rng, t, FREQ_HZ[cls] * speed)
+        lag = np.pi if rng.random() < 0.7 else 0.0
+        for side, off in ((-1.0, 0.0), (1.0, lag)):
+            sh = sh_r if side < 0 else sh_l
+            k = _strike(ph + off)
+            el = sh + np.stack([side * (1 + 2 * wob[:, 0]) - side * 4 * (1 - k),
+                                (0.85 - 0.25 * (1 - k)) * body.upper + 2 * wob[:, 1]], -1)
+            # forearm raised towards the camera (short, pointing inwards), then struck down
+            fa = -side * (0.2 + 0.7 * (1 - k))
+            wr = el + ((0.45 + 0.75 * k) * np.minimum(amp, 1.2) * body.fore)[:, None] * unit(fa)
+            arm = _arm(sh, el, wr, fa - side * 0.8 * (1 - k), body)
+            right, left = (arm, left) if side < 0 else (right, arm)
+    elif cls == 9:  # air guitar: right hand strumming low at the hip, left arm stretched out to the side
+        ph = _phase(rng, t, FREQ_HZ[cls] * speed)
+        el_r = sh_r + np.array([-4.0, 0.85 * body.upper]) + 1.5 * wob
+        strum = np.stack([body.cx - 0.35 * body.shoulder_half + 2 * wob[:, 0],
+                          body.shoulder_y + 0.9 * body.upper + 18 + 11 * amp * np.sin(ph)], -1)
+        right = _arm(sh_r, el_r, strum, 0.35 + 0.5 * np.sin(ph - 0.5), body)
+        slide = 3 * _smooth_noise(rng, t, 2, 0.3, 1.0)
+        el_l = sh_l + np.array([0.9 * body.upper, 0.3 * body.upper]) + 0.5 * slide
+        wr_l = el_l + np.array([0.95 * body.fore, 0.15 * body.fore]) + slide
+        left = _arm(sh_l, el_l, wr_l, np.pi / 2 + 0.15 * np.sin(2 * np.pi * 4 * t) + 0.1 * wob[:, 1], body)
     elif cls == 10:  # other gestures: random smooth reaching of one or both arms
         kind = rng.integers(3)
         def wander(sh, side):
-            c = sh + np.array([side * rng.uniform(5, 30), rng.uniform(-20, 40)])
-            return c + np.array([18, 16]) * amp * _smooth_noise(rng, t, 3, 0.4, 1.6)
+            c = sh + np.array([side * rng.uniform(5, 35), rng.uniform(-25, 45)])
+            return c + np.array([20, 18]) * amp[:, None] * _smooth_noise(rng, t, 3, 0.4, 1.8)
         if kind in (0, 2):
             right = _arm_from_target(sh_r, wander(sh_r, -1), body, rng.choice([-1.0, 1.0]))
         if kind in (1, 2):

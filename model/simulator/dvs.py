@@ -19,6 +19,7 @@ import numpy as np
 from collections.abc import Iterable
 
 from eventcore.events import empty_events, make_events
+from model.simulator.params import CALIBRATED, SimParams
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,24 @@ class PixelParams:
     noise_hz: np.ndarray  # [H, W] background activity rate per pixel
     noise_on_fraction: float
 
+    lowpass_us: float = 0.0  # photoreceptor time constant: the pixel sees a low-passed log intensity
+
     @classmethod
-    def random(cls, rng: np.random.Generator, shape: tuple[int, int] = (128, 128)) -> "PixelParams":
-        c = rng.uniform(0.06, 0.12)  # calibrated so gesture event rates match real recordings
-        sigma = c * rng.uniform(0.1, 0.25)
-        rate = rng.uniform(0.05, 0.4) * rng.lognormal(0.0, 0.5, size=shape)
+    def random(cls, rng: np.random.Generator, shape: tuple[int, int] = (128, 128),
+               p: SimParams = CALIBRATED) -> "PixelParams":
+        c = p.threshold * rng.uniform(0.8, 1.25)
+        sigma = c * rng.uniform(0.05, 0.15)  # pixel-to-pixel threshold mismatch
+        rate = p.noise_hz * rng.uniform(0.6, 1.6) * rng.lognormal(0.0, 0.5, size=shape)
         hot = rng.integers(0, shape[0] * shape[1], size=rng.integers(2, 7))
         rate.flat[hot] = rng.uniform(20.0, 150.0, size=len(hot))
         return cls(
-            c_on=np.clip(rng.normal(c, sigma, shape), 0.05, None).astype(np.float32),
-            c_off=np.clip(rng.normal(c * rng.uniform(0.9, 1.2), sigma, shape), 0.05, None).astype(np.float32),
-            refractory_us=rng.uniform(100.0, 1000.0),
+            c_on=np.clip(rng.normal(c, sigma, shape), 0.03, None).astype(np.float32),
+            c_off=np.clip(rng.normal(c * rng.uniform(0.9, 1.2), sigma, shape), 0.03, None).astype(np.float32),
+            refractory_us=p.refractory_ms * 1e3 * rng.uniform(0.7, 1.4),
             jitter_us=rng.uniform(20.0, 200.0),
             noise_hz=rate,
             noise_on_fraction=rng.uniform(0.55, 0.8),
+            lowpass_us=p.lowpass_ms * 1e3 * rng.uniform(0.7, 1.4),
         )
 
 
@@ -65,6 +70,8 @@ def log_video_to_events(chunks: Iterable[tuple[np.ndarray, np.ndarray]], px: Pix
             l_prev, t_prev, t_first = ref.copy(), float(t_chunk[0]), float(t_chunk[0])
         for k in range(len(t_chunk)):
             l1, t1 = L[k].ravel(), float(t_chunk[k])
+            if px.lowpass_us > 0 and t1 > t_prev:  # first-order photoreceptor low-pass
+                l1 = l_prev + (l1 - l_prev) * np.float32(1 - np.exp(-(t1 - t_prev) / px.lowpass_us))
             if t1 > t_prev:
                 ev = _step(l_prev, l1, t_prev, t1, ref, last, c_on, c_off, px.refractory_us)
                 if ev is not None:

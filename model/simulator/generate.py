@@ -18,7 +18,9 @@ from eventcore.events import EVENT_DTYPE
 from eventcore.labels import CLASS_NAMES, LabelTimeline
 from model.simulator.body import IDLE, Body, Pose, gesture_pose
 from model.simulator.dvs import PixelParams, log_video_to_events
+from model.simulator.params import CALIBRATED, SimParams
 from model.simulator.render import SIZE, Look, render
+from model.simulator.scenes import NEGATIVE_KINDS, NEGATIVE_WEIGHTS, negative_scene
 
 STEP_S = 0.002  # render step; the pixel model interpolates crossing times within it
 FADE_S = 0.4  # pose blend between successive segments of a sequence
@@ -31,26 +33,46 @@ def _check_class(c: int | None) -> int:
     return idx
 
 
-def _simulate(pose: Pose, body: Body, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    look = Look.random(rng)
-    px = PixelParams.random(rng, (SIZE, SIZE))
-    return log_video_to_events(render(pose, body, look, t, rng), px, rng)
+def _simulate(pose: Pose | None, body: Body | None, t: np.ndarray, rng: np.random.Generator,
+              p: SimParams = CALIBRATED, look: Look | None = None, extras=None) -> np.ndarray:
+    look = Look.random(rng, p) if look is None else look
+    px = PixelParams.random(rng, (SIZE, SIZE), p)
+    return log_video_to_events(render(pose, body, look, t, rng, extras=extras), px, rng)
 
 
 def generate_sample(class_index: int | None, duration_s: float, seed: int,
-                    step_s: float = STEP_S) -> tuple[np.ndarray, dict]:
-    """One recording of ``class_index`` (None = idle) lasting ``duration_s``: (events, meta)."""
+                    step_s: float = STEP_S, params: SimParams | None = None,
+                    negative: str | None = None) -> tuple[np.ndarray, dict]:
+    """One recording of ``class_index`` (None = no gesture) lasting ``duration_s``: (events, meta).
+
+    A no-gesture recording is an idle subject unless ``negative`` names another kind of
+    scene (``scenes.NEGATIVE_KINDS``) or is "random" (one drawn with ``NEGATIVE_WEIGHTS``).
+    ``params`` (default: the calibrated ``params.CALIBRATED``) sets the simulator's ranges.
+    """
     if duration_s <= 0:
         raise ValueError(f"duration_s must be positive, got {duration_s}")
     cls = _check_class(class_index)
+    p = CALIBRATED if params is None else params
     rng = np.random.default_rng(seed)
-    body = Body.random(rng)
     t = np.arange(0.0, duration_s + 1e-9, step_s)
-    pose = gesture_pose(cls, t, body, rng)
-    events = _simulate(pose, body, t, rng)
+    kind = None
+    if cls == IDLE:
+        kind = negative or "idle"
+        if kind == "random":
+            kind = str(rng.choice(NEGATIVE_KINDS, p=NEGATIVE_WEIGHTS))
+        look = Look.random(rng, p)
+        pose, body, extras, look = negative_scene(kind, t, rng, p, look)
+        events = _simulate(pose, body, t, rng, p, look, extras)
+    else:
+        body = Body.random(rng, p)
+        pose = gesture_pose(cls, t, body, rng, p)
+        events = _simulate(pose, body, t, rng, p)
     name = "idle" if cls == IDLE else CLASS_NAMES[cls]
-    return events, {"class_index": cls, "class_name": name, "duration_s": duration_s, "seed": seed,
-                    "width": SIZE, "height": SIZE}
+    meta = {"class_index": cls, "class_name": name, "duration_s": duration_s, "seed": seed,
+            "width": SIZE, "height": SIZE}
+    if kind is not None:
+        meta["scene"] = kind
+    return events, meta
 
 
 def _blend(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -108,16 +130,19 @@ def _unflatten(j: np.ndarray) -> Pose:
                 left=tuple(j[:, 7 + i] for i in range(4)))
 
 
-def _jobs(n_per_class: int, seed: int, duration_s: float, include_idle: bool) -> list[tuple[int, float, int, int]]:
-    """(class, duration, sample seed, index) for every sample; seeds derive from (seed, class, i)."""
+def _jobs(n_per_class: int, seed: int, duration_s: float, include_idle: bool,
+          neg_factor: int = 1) -> list[tuple[int, float, int, int]]:
+    """(class, duration, sample seed, index) for every sample; seeds derive from (seed, class, i).
+
+    No-gesture scenes (label -1) number ``neg_factor`` x ``n_per_class``."""
     classes = list(range(len(CLASS_NAMES))) + ([IDLE] if include_idle else [])
     return [(c, duration_s, int(np.random.SeedSequence([seed, c + 1, i]).generate_state(1)[0]), i)
-            for c in classes for i in range(n_per_class)]
+            for c in classes for i in range(n_per_class * (neg_factor if c == IDLE else 1))]
 
 
 def _one(job: tuple[int, float, int, int]) -> tuple[np.ndarray, int]:
     cls, duration_s, seed, _ = job
-    return generate_sample(None if cls == IDLE else cls, duration_s, seed)[0], cls
+    return generate_sample(None if cls == IDLE else cls, duration_s, seed, negative="random")[0], cls
 
 
 def generate_dataset(n_per_class: int, seed: int, duration_s: float = 1.5, include_idle: bool = True,
@@ -143,7 +168,7 @@ def _write_one(args: tuple[Path, tuple[int, float, int, int]]) -> None:
 
 
 def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, duration_s: float = 2.0,
-                  workers: int = 1) -> None:
+                  workers: int = 1, neg_factor: int = 1) -> None:
     """Write ``FOLDER/train`` and ``FOLDER/test`` (one ``.npz`` per sample, model.datasets.shards).
 
     The test split uses another seed, so no sample of it appears in train. Samples already on
@@ -153,7 +178,7 @@ def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, 
     todo = []
     for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1_000_003)):
         (folder / split).mkdir(parents=True, exist_ok=True)
-        for job in _jobs(n, s, duration_s, include_idle=True):
+        for job in _jobs(n, s, duration_s, include_idle=True, neg_factor=neg_factor):
             name = f"{'idle' if job[0] == IDLE else f'c{job[0]:02d}'}_{job[3]:05d}.npz"
             if not (folder / split / name).exists():
                 todo.append((folder / split, job))
@@ -171,13 +196,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n-per-class", type=int, default=10, help="training samples per class (and idle)")
     ap.add_argument("--n-test-per-class", type=int, default=4, help="test samples per class (and idle)")
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per training sample")
+    ap.add_argument("--neg-factor", type=int, default=1,
+                    help="no-gesture scenes (idle, walkers, objects, pans, flicker...) per gesture class's count")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
     if not args.dataset:
         ap.error("give --dataset FOLDER")
     if args.dataset:
-        write_dataset(args.dataset, args.n_per_class, args.n_test_per_class, args.seed, args.duration, args.workers)
+        write_dataset(args.dataset, args.n_per_class, args.n_test_per_class, args.seed, args.duration, args.workers,
+                      args.neg_factor)
         print(args.dataset)
 
 

@@ -26,3 +26,4 @@ def rotation_degrees(events: np.ndarray, side: str, bin_us: int = 20_000, span_u
     cx, cy = cx[ok], cy[ok]
     ang = np.unwrap(np.arctan2(cy - cy.mean(), cx - cx.mean()))
     return float(np.degrees(ang[-1] - ang[0])) if len(ang) > 1 else 0.0
+

@@ -1,91 +1,138 @@
-"""Rasterise a posed body over a cluttered background into a log-intensity video.
+"""Rasterise a posed body (and, for negative scenes, moving objects) over a cluttered
+background into a log-intensity video.
 
-Each body part is an anti-aliased capsule (a segment with a radius) carrying a texture in
-its own coordinates (along / across the segment), so clothing patterns move with the limb
-and produce events inside it, not only at its outline. Camera shake moves everything,
-lighting flicker scales the whole image. Output ``log(I + eps)`` [F, H, W] float32.
+Each body part is a capsule (a segment with a radius) with a soft edge (``edge_px`` wide,
+so a moving limb leaves a soft trailing edge, not a hard line) carrying a smooth random
+texture in its own coordinates (along / across the segment): low-contrast clothing folds and
+skin shading that move with the limb and produce events inside it, with no periodic pattern.
+Hands are a palm and four fingers plus a thumb, the densest event source of a moving arm.
+Camera shake (or a slow pan) moves everything, lighting flicker scales the whole image.
+Output ``log(I + eps)`` [F, H, W] float32.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from model.simulator.body import Body, Pose
+from model.simulator.params import CALIBRATED, SimParams
 
 SIZE = 128
-_MARGIN = 12  # background texture border, so shake never samples outside it
+_MARGIN = 24  # background texture border, so shake and pans never sample outside it
+STILL_TEXTURE = 0.3  # texture gain of the torso and head relative to the moving limbs
+_TEX = 256  # side of the random texture tile (cells of under a pixel, see render)
+
+
+def _smooth_texture(rng: np.random.Generator, n: int = _TEX, blur_px: float = 2.5) -> np.ndarray:
+    """A periodic smooth random field [n, n] of zero mean, unit std (white noise low-passed in Fourier)."""
+    f = np.fft.fftfreq(n)
+    g = np.exp(-0.5 * (f[:, None] ** 2 + f[None] ** 2) * (2 * np.pi * blur_px) ** 2)
+    tex = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal((n, n))) * g))
+    return ((tex - tex.mean()) / (tex.std() + 1e-9)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A moving object of a negative scene: a capsule from ``a`` to ``b`` [F, 2], radius, intensity."""
+
+    a: np.ndarray
+    b: np.ndarray
+    r: float
+    level: float
 
 
 @dataclass(frozen=True)
 class Look:
-    """Per-sample appearance: intensities, textures, clutter, flicker and shake."""
+    """Per-sample appearance: intensities, textures, clutter, flicker, shake and pan."""
 
     background: np.ndarray  # [SIZE + 2*_MARGIN]^2 static texture in [0, 1]
     skin: float
     shirt: float
     sleeve: float
     hair: float
-    tex_freq: np.ndarray  # [n_parts, 2] cycles/px along / across
-    tex_phase: np.ndarray  # [n_parts]
+    texture: np.ndarray  # [_TEX, _TEX] smooth random field (unit std)
+    tex_scale: np.ndarray  # [n_parts] px per texture cell
     tex_contrast: float
+    edge_px: float
     flicker_amp: float
     flicker_hz: float
     shake_px: float
-    eps: float
+    pan_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2))  # camera pan (px/s), negatives only
+    eps: float = 0.05
 
     @classmethod
-    def random(cls, rng: np.random.Generator, n_parts: int = 10) -> "Look":
+    def random(cls, rng: np.random.Generator, p: SimParams = CALIBRATED, n_parts: int = 40) -> "Look":
         n = SIZE + 2 * _MARGIN
-        bg = np.full((n, n), rng.uniform(0.25, 0.7), dtype=np.float32)
-        yy, xx = np.mgrid[0:n, 0:n]
-        for _ in range(rng.integers(4, 14)):  # clutter: shelves, doors, posters, a table edge
+        base = rng.uniform(0.2, 0.6)
+        bg = np.full((n, n), base, dtype=np.float32)
+        for _ in range(rng.integers(3, 12)):  # clutter: shelves, doors, posters, a table edge
             x0, y0 = rng.integers(0, n, 2)
             w, h = rng.integers(4, 60, 2)
-            bg[y0:y0 + h, x0:x0 + w] = rng.uniform(0.1, 0.95)
-        edge = rng.integers(int(0.75 * n), n)
-        bg[edge:edge + rng.integers(1, 4), :] *= rng.uniform(0.3, 0.7)
-        bg *= 1 + 0.15 * np.sin(2 * np.pi * (xx * rng.uniform(0, 0.05) + yy * rng.uniform(0, 0.05)))
-        shirt = rng.uniform(0.08, 0.9)
+            bg[y0:y0 + h, x0:x0 + w] = base * np.exp(rng.normal(0, 0.35))
+        bg *= np.exp(0.08 * _smooth_texture(rng, n, 6.0))
+        # the subject against the background: a log-intensity difference of about body_contrast
+        sgn = rng.choice([-1.0, 1.0], p=[0.6, 0.4])
+        shirt = base * np.exp(sgn * p.body_contrast * rng.uniform(0.6, 1.4))
+        skin = base * np.exp(rng.choice([-1.0, 1.0]) * p.body_contrast * rng.uniform(0.6, 1.4))
         return cls(
-            background=np.clip(bg, 0.03, 1.0).astype(np.float32),
-            skin=rng.uniform(0.35, 0.9),
-            shirt=shirt,
-            sleeve=shirt if rng.random() < 0.6 else rng.uniform(0.35, 0.9),
-            hair=rng.uniform(0.05, 0.4),
-            tex_freq=rng.uniform(0.03, 0.25, size=(n_parts, 2)) * rng.choice([-1, 1], size=(n_parts, 2)),
-            tex_phase=rng.uniform(0, 2 * np.pi, size=n_parts),
-            tex_contrast=rng.uniform(0.05, 0.25),
-            flicker_amp=rng.uniform(0.0, 0.03),
+            background=np.clip(bg, 0.02, 1.0).astype(np.float32),
+            skin=float(np.clip(skin, 0.03, 1.0)),
+            shirt=float(np.clip(shirt, 0.03, 1.0)),
+            sleeve=float(np.clip(shirt if rng.random() < 0.6 else skin * rng.uniform(0.6, 0.9), 0.03, 1.0)),
+            hair=float(np.clip(base * np.exp(-p.body_contrast * rng.uniform(0.6, 1.6)), 0.02, 1.0)),
+            texture=_smooth_texture(rng, _TEX, rng.uniform(5.0, 9.0)),
+            tex_scale=rng.uniform(0.6, 1.4, size=n_parts).astype(np.float32),
+            tex_contrast=p.texture_contrast * rng.uniform(0.6, 1.4),
+            edge_px=p.edge_px * rng.uniform(0.8, 1.25),
+            flicker_amp=rng.uniform(0.0, 0.02),
             flicker_hz=float(rng.choice([100.0, 120.0])),
             shake_px=rng.uniform(0.0, 0.08),
             eps=rng.uniform(0.02, 0.08),
         )
 
 
-def _capsules(pose: Pose, body: Body, look: Look) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
-    """(a [F,2], b [F,2], radius, intensity) per part, drawn back to front."""
-    torso_top = pose.neck + np.array([0.0, body.torso_r * 0.7])
-    parts = [
-        (torso_top, pose.hip, body.torso_r + 3, look.shirt),
-        (pose.neck + np.array([0.0, 2.0]), pose.head, body.head_r * 0.45, look.skin),
-        (pose.head, pose.head, body.head_r, look.skin),
-        (pose.head + np.array([0.0, -0.45 * body.head_r]), pose.head + np.array([0.0, -0.45 * body.head_r]),
-         body.head_r * 0.75, look.hair),
-    ]
-    for sh, el, wr, tip in (pose.right, pose.left):
-        parts += [
-            (sh, el, body.arm_r * 1.15, look.sleeve),
-            (el, wr, body.arm_r, look.sleeve),
-            (wr, tip, body.arm_r * 0.8, look.skin),
-        ]
+def _hand_parts(wr: np.ndarray, tip: np.ndarray, body: Body, level: float) -> list:
+    """Palm, four fingers and a thumb between the wrist and the hand tip."""
+    d = tip - wr
+    n = np.stack([-d[:, 1], d[:, 0]], -1)  # across the hand, |n| = hand length
+    palm_end = wr + 0.55 * d
+    h = body.hand
+    parts = [(wr, palm_end, 0.36 * h, level, 1.0)]
+    for o in (-0.75, -0.25, 0.25, 0.75):
+        base = palm_end + 0.28 * o * n
+        parts.append((base, tip + 0.4 * o * n - 0.08 * abs(o) * d, 0.1 * h, level, 1.0))
+    parts.append((wr + 0.15 * d + 0.3 * n, wr + 0.45 * d + 0.62 * n, 0.11 * h, level, 1.0))
     return parts
 
 
-def _capsule_alpha(a: np.ndarray, b: np.ndarray, r: float, xs: np.ndarray, ys: np.ndarray):
-    """Anti-aliased coverage [K, h, w] and segment coordinates (u, v) of a capsule per frame."""
+def _parts(pose: Pose, body: Body, look: Look, extras: list[Extra]) -> list[tuple]:
+    """(a [F,2], b [F,2], radius, intensity, texture gain) per part, drawn back to front."""
+    parts = [(x.a, x.b, x.r, x.level, 1.0) for x in extras]  # objects behind the subject
+    torso_top = pose.neck + np.array([0.0, body.torso_r * 0.8])
+    sh_r, sh_l = pose.right[0], pose.left[0]
+    still = STILL_TEXTURE  # the still body's texture is faint: it only sways
+    parts += [
+        (torso_top, pose.hip, body.torso_r + 2, look.shirt, still),
+        (sh_r + np.array([4.0, 3.0]), sh_l + np.array([-4.0, 3.0]), body.arm_r * 1.3, look.shirt, still),
+        (pose.neck + np.array([0.0, 2.0]), pose.head, body.head_r * 0.45, look.skin, still),
+        (pose.head, pose.head + np.array([0.0, 0.15 * body.head_r]), body.head_r, look.skin, still),
+        (pose.head + np.array([-0.3 * body.head_r, -0.45 * body.head_r]),
+         pose.head + np.array([0.3 * body.head_r, -0.45 * body.head_r]), body.head_r * 0.7, look.hair, still),
+    ]
+    for sh, el, wr, tip in (pose.right, pose.left):
+        parts += [
+            (sh, el, body.arm_r * 1.15, look.sleeve, 1.0),
+            (el, wr, body.arm_r, look.sleeve, 1.0),
+        ]
+        parts += _hand_parts(wr, tip, body, look.skin)
+    return parts
+
+
+def _capsule_alpha(a: np.ndarray, b: np.ndarray, r: float, edge: float, xs: np.ndarray, ys: np.ndarray):
+    """Soft coverage [K, h, w] and segment coordinates (u, v) of a capsule per frame."""
     ab = b - a
     L = np.maximum(np.linalg.norm(ab, axis=-1), 1e-6)
     d = ab / L[:, None]
@@ -95,32 +142,51 @@ def _capsule_alpha(a: np.ndarray, b: np.ndarray, r: float, xs: np.ndarray, ys: n
     v = px * d[:, 1, None, None] - py * d[:, 0, None, None]
     uc = np.clip(u, 0, L[:, None, None])
     dist = np.sqrt((u - uc) ** 2 + v**2)
-    return np.clip(r + 0.5 - dist, 0, 1), u, v
+    return np.clip((r - dist) / edge + 0.5, 0, 1), u, v
 
 
-def render(pose: Pose, body: Body, look: Look, t: np.ndarray, rng: np.random.Generator,
-           chunk: int = 64) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Successive chunks ``(t_us [K], log intensity [K, SIZE, SIZE] float32)`` of the scene at times ``t`` (s)."""
+def _sample_texture(tex: np.ndarray, u: np.ndarray, v: np.ndarray, scale: float) -> np.ndarray:
+    """Nearest lookup of the periodic texture (side a power of two) at (u, v) / scale.
+
+    The texture is smooth over several cells, so neighbouring cells differ by far less than
+    a DVS threshold and nearest lookup leaves no visible steps.
+    """
+    m = tex.shape[0] - 1
+    iu = (u * np.float32(1 / scale)).astype(np.int32) & m
+    iv = (v * np.float32(1 / scale)).astype(np.int32) & m
+    return tex[iv, iu]
+
+
+def render(pose: Pose | None, body: Body | None, look: Look, t: np.ndarray, rng: np.random.Generator,
+           chunk: int = 64, extras: list[Extra] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Successive chunks ``(t_us [K], log intensity [K, SIZE, SIZE] float32)`` of the scene at times ``t`` (s).
+
+    ``pose``/``body`` None renders no subject (a scene of ``extras`` only).
+    """
     n = len(t)
+    extras = extras or []
     f = rng.uniform(1.0, 15.0, size=(6, 2))
     ph = rng.uniform(0, 2 * np.pi, size=(6, 2))
     shake = look.shake_px * np.sin(2 * np.pi * f[None] * t[:, None, None] + ph[None]).sum(1) / np.sqrt(6)
+    shake = shake + (t - t.mean())[:, None] * np.asarray(look.pan_px_s)[None]
     shake = np.clip(shake, -_MARGIN + 1, _MARGIN - 1).astype(np.float32)
-    parts = [(a + shake, b + shake, r, lvl) for a, b, r, lvl in _capsules(pose, body, look)]
+    raw = _parts(pose, body, look, extras) if pose is not None else [(x.a, x.b, x.r, x.level, 1.0) for x in extras]
+    parts = [(np.broadcast_to(a, (n, 2)) + shake, np.broadcast_to(b, (n, 2)) + shake, r, lvl, g)
+             for a, b, r, lvl, g in raw]
     grid = np.arange(SIZE, dtype=np.float32)
     for s in range(0, n, chunk):
         sl = slice(s, min(n, s + chunk))
         img = _background(look.background, shake[sl])
-        for k, (a, b, r, lvl) in enumerate(parts):
+        for k, (a, b, r, lvl, gain) in enumerate(parts):
             a_, b_ = a[sl].astype(np.float32), b[sl].astype(np.float32)
-            lo = np.floor(np.minimum(a_.min(0), b_.min(0)) - r - 1).astype(int).clip(0, SIZE)
-            hi = np.ceil(np.maximum(a_.max(0), b_.max(0)) + r + 2).astype(int).clip(0, SIZE)
+            pad = r + look.edge_px + 2
+            lo = np.floor(np.minimum(a_.min(0), b_.min(0)) - pad).astype(int).clip(0, SIZE)
+            hi = np.ceil(np.maximum(a_.max(0), b_.max(0)) + pad).astype(int).clip(0, SIZE)
             if lo[0] >= hi[0] or lo[1] >= hi[1]:
                 continue
-            alpha, u, v = _capsule_alpha(a_, b_, r, grid[lo[0]:hi[0]], grid[lo[1]:hi[1]])
-            fu, fv = look.tex_freq[k % len(look.tex_freq)]
-            contrast = look.tex_contrast * (0.3 if k == 0 else 1.0)  # the still torso: faint texture
-            tex = lvl * (1 + contrast * np.sin(2 * np.pi * (fu * u + fv * v) + look.tex_phase[k % len(look.tex_phase)]))
+            alpha, u, v = _capsule_alpha(a_, b_, r, look.edge_px, grid[lo[0]:hi[0]], grid[lo[1]:hi[1]])
+            scale = 0.5 * look.tex_scale[k % len(look.tex_scale)]  # px per cell: features of 2-6 px
+            tex = lvl * np.exp(gain * look.tex_contrast * _sample_texture(look.texture, u + 1000.0 + 17.0 * k, v + 1000.0 + 5.0 * k, scale))
             win = img[:, lo[1]:hi[1], lo[0]:hi[0]]
             win += alpha * (tex - win)
         flick = 1 + look.flicker_amp * np.sin(2 * np.pi * look.flicker_hz * t[sl])
