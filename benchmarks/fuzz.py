@@ -68,6 +68,8 @@ def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
     """One random mutation of ``data`` and its name."""
     b = bytearray(data)
     n = len(b)
+    if n == 0:
+        return b"", "empty"
     kind = rng.choice(["flip", "bytes", "truncate", "remove", "duplicate", "header", "huge", "words", "stack"])
     if kind == "flip":
         for _ in range(int(rng.integers(1, 16))):
