@@ -1,4 +1,5 @@
-"""Glue to dv-processing shared by the AEDAT4, camera, network, recorder and noise-filter code."""
+"""Glue to dv-processing shared by the camera source, the reference noise filters and tests (files and
+the network stream no longer go through it in this process)."""
 
 from __future__ import annotations
 
