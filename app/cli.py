@@ -53,6 +53,18 @@ def cmd_record(args: argparse.Namespace) -> int:
     return run_record(args)
 
 
+def cmd_teach(args: argparse.Namespace) -> int:
+    from app.teach.cli import run_teach
+
+    return run_teach(args)
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from app.teach.cli import run_finetune
+
+    return run_finetune(args)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from app.gui.launch import run_gui
 
@@ -81,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("output")
     rec.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of stream time")
     rec.set_defaults(func=cmd_record)
+
+    from app.teach.cli import add_finetune_arguments, add_teach_arguments
+
+    teach = sub.add_parser("teach", help="record your own gesture takes, guided by prompts, into a teach folder")
+    add_teach_arguments(teach)
+    teach.set_defaults(func=cmd_teach)
+
+    tune = sub.add_parser("finetune", help="fine-tune a model on a teach folder (held-out accuracy before and after)")
+    add_finetune_arguments(tune)
+    tune.set_defaults(func=cmd_finetune)
 
     gui = sub.add_parser("gui", help="open the desktop app (the default command)")
     gui.add_argument("source", nargs="?", default=None, help="file, camera[:NAME] or host:port (default: the demo recording)")
@@ -113,7 +135,7 @@ def check_args(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    known = {"inspect", "classify", "record", "gui", "-h", "--help"}
+    known = {"inspect", "classify", "record", "teach", "finetune", "gui", "-h", "--help"}
     if not any(a in known for a in argv):
         argv = [a for a in argv if a == "--debug"] + ["gui"] + [a for a in argv if a != "--debug"]
     args = parser.parse_args(argv)
