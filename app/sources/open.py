@@ -43,7 +43,11 @@ def detect_format(path: str | Path) -> str:
     if head.startswith(b"#!AER-DAT"):
         version = head.split(b"\n")[0][9:].strip().decode("ascii", "replace")
         raise SourceError(f"{path}: AEDAT version {version} is not supported (AEDAT 2.0, 3.1 and 4.0 are)")
-    raise SourceError(f"{path}: not an AEDAT recording (no '#!AER-DAT' header at the start)")
+    from app.sources.prophesee import sniff
+
+    if (prophesee := sniff(path, head)) is not None:  # EVT 2.x/3.0 .raw, .dat, HDF5
+        return prophesee
+    raise SourceError(f"{path}: not an AEDAT recording (no '#!AER-DAT' header at the start) nor a Prophesee one")
 
 
 def open_file(path: str | Path, labels: bool = True) -> FileSource:
@@ -53,6 +57,8 @@ def open_file(path: str | Path, labels: bool = True) -> FileSource:
         from app.sources.aedat4 import Aedat4Source as cls
     elif fmt == "aedat3.1":
         from app.sources.aedat3 import Aedat3Source as cls
+    elif fmt not in ("aedat2",):
+        from app.sources.prophesee import PropheseeSource as cls
     else:
         from app.sources.aedat2 import Aedat2Source as cls
     source = cls(path)
