@@ -112,3 +112,47 @@ def test_marking_takes_on_a_recording_and_a_clear_refusal(qtbot, panel, tmp_path
     assert panel.progress.value() == 2 and "marked c03_right_arm_clockwise_01" in panel.status.text()
     tl = LabelTimeline.from_csv(tmp_path / "takes" / "c03_right_arm_clockwise_01_labels.csv")
     assert 1_500_000 <= tl.start_us[0] and tl.end_us[0] <= 2_500_001
+
+
+def test_main_window_fine_tunes_a_custom_set_offers_and_remembers_it(qtbot, tmp_path, monkeypatch):
+    """Teach panel's Fine-tune button -> the new 3-gesture model is listed, loaded, classifying; a new window lists it."""
+    from PyQt6.QtCore import QSettings, Qt
+
+    import app.gui.teach_panel as teach_panel
+    from app.gui.main_window import MainWindow
+    from tests.fixtures import tiny_config, write_checkpoint
+    from tests.test_finetune import bar_folder
+
+    monkeypatch.setattr(teach_panel, "model_store", lambda: QSettings(str(tmp_path / "qt.ini"), QSettings.Format.IniFormat))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    base = write_checkpoint(tmp_path / "tiny.pt", tiny_config("tiny", (2,)), 0, "untrained (test)")
+    names = ["thumbs up", "swipe", "knock"]
+    folder = bar_folder(tmp_path / "mine", names, 2)
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    assert w.load_model(str(base), "cpu"), w.message
+    assert w.open_source(str(folder.take_path(1, 1))), w.message
+    panel = w.teach_panel
+    qtbot.waitUntil(lambda: len(panel._recent) > 0, timeout=10_000)  # the pipeline taps its stream into the panel
+    assert panel.sensor == (128, 128) and panel.mark_box.isEnabled()
+    panel.folder.setText(str(folder.path))
+    panel.base_model.setText(str(base))
+    panel.epochs.setValue(1)
+    qtbot.mouseClick(panel.tune_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.session.engine is not None and w.session.engine.name == "mine-tiny", timeout=60_000)
+    assert w.session.engine.class_names == tuple(names)
+    assert panel.tune_progress.value() == 100 and "held-out before n/a" in panel.tune_result.text()
+    combo = w.settings_panel.model
+    assert combo.findText("mine-tiny") >= 0 and combo.currentText() == "mine-tiny"
+    w.toggle_play()
+    w.toggle_play()
+    qtbot.waitUntil(lambda: w.drawn_prediction is not None, timeout=20_000)
+    assert len(w.drawn_prediction.rates) == 3
+    w.close()
+
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.settings_panel.model.findText("mine-tiny") >= 0  # remembered across windows (QSettings)
+    again.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -34,6 +35,7 @@ from app.gui.controls import SEEK_STEPS, PlaybackBar, SettingsPanel
 from app.gui.event_view import EventView
 from app.gui.prediction_view import PredictionView
 from app.gui.render import event_image
+from app.gui.teach_panel import TeachPanel, TeachTap, remember_model, remembered_models
 from app.session import Session, Settings
 
 REDRAW_HZ = 60
@@ -117,6 +119,14 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.status_rec)
         bar.addPermanentWidget(self.status_model)
 
+        self.teach_panel = TeachPanel()
+        self.teach_panel.model_ready.connect(self._on_taught_model)
+        self.teach_dock = QDockWidget("Teach your gestures", self)
+        self.teach_dock.setObjectName("teach")
+        self.teach_dock.setWidget(self.teach_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.teach_dock)
+        self.teach_dock.hide()
+
         self._build_menus()
         self._connect_controls()
         self._fill_model_choices()
@@ -134,6 +144,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         model_menu = self.menuBar().addMenu("&Model")
         self._action(model_menu, "Open checkpoint...", self.choose_checkpoint)
+        teach = self.teach_dock.toggleViewAction()
+        teach.setText("Teach your gestures...")
+        model_menu.addAction(teach)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "About", self.show_about)
         for key, slot in ((Qt.Key.Key_Space, self.toggle_play), (Qt.Key.Key_Right, self.forward),
@@ -187,6 +200,8 @@ class MainWindow(QMainWindow):
         sp.model.clear()
         for name in shipped_models():
             sp.model.addItem(name, name)
+        for path in remembered_models():  # the user's fine-tuned models, offered again after a restart
+            sp.model.addItem(Path(path).stem, path)
         sp.model.addItem("checkpoint file...", None)
         sp.device.clear()
         self.devices = [dev for dev, _ in available_devices()]
@@ -229,6 +244,7 @@ class MainWindow(QMainWindow):
             return False
         self.clear_message()
         self.event_view.set_sensor(src.width, src.height)
+        self.teach_panel.set_sensor(src.width, src.height, src.camera, src if self.session.is_file else None)
         self.settings_panel.roi.setChecked(False)
         self.playback.set_file_controls(self.session.is_file)
         self.playback.play.setText("Pause")
@@ -379,9 +395,22 @@ class MainWindow(QMainWindow):
     def _set_view(self, mode: str | None = None, span_ms: float | None = None) -> None:
         self._ask(self.session.set_view, mode, span_ms)
 
+    def _on_taught_model(self, path: str) -> None:
+        """A model fine-tuned in the Teach panel: offer it in the model list (remembered) and use it."""
+        remember_model(path)
+        self._fill_model_choices()
+        if self.load_model(path, self.session.device):
+            self.statusBar().showMessage(f"fine-tuned model {Path(path).stem} loaded", 10_000)
+
+    def _tap_teach(self) -> None:
+        """Let the Teach panel see the stream: the pipeline's recorder slot writes to it and to any recording."""
+        if self.session.pipe is not None:
+            self.session.pipe.set_recorder(TeachTap(self.teach_panel, self.session.recorder))
+
     def _on_pipeline_changed(self) -> None:
         """Show the pipeline in force (a new one, or none): its geometry and settings; forget what was drawn."""
         pipe, src = self.session.pipe, self.session.source
+        self._tap_teach()
         if pipe is self._drawn_pipe:
             return
         self._drawn_pipe = pipe
@@ -442,10 +471,12 @@ class MainWindow(QMainWindow):
             self.show_message(f"cannot record: {err}")
             return False
         self.playback.record.setText("Stop recording")
+        self._tap_teach()
         return True
 
     def stop_recording(self) -> None:
         rec = self.session.stop_recording()
+        self._tap_teach()
         self.playback.record.setText("Record")
         self.status_rec.setText("")
         if rec is not None:
@@ -552,5 +583,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
+        self.teach_panel.close()
         self.session.close()
         super().closeEvent(event)

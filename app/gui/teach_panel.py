@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -48,6 +48,38 @@ TICK_MS = 50
 VIEW_US = 40_000
 DVS128_SET = "DVS128 Gesture (11)"
 OWN_SET = "my own gestures"
+
+
+def model_store() -> QSettings:
+    """Where the app remembers the user's fine-tuned checkpoints (Qt's per-user settings)."""
+    return QSettings("tcja-gesture", "tcja-gesture")
+
+
+def remembered_models() -> list[str]:
+    """Paths of fine-tuned checkpoints the app offered before, those that still exist, newest last."""
+    paths = model_store().value("teach/models", []) or []
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    return [p for p in paths if Path(p).is_file()]
+
+
+def remember_model(path: str) -> None:
+    """Offer this checkpoint in the model list from now on (and after a restart)."""
+    paths = [p for p in remembered_models() if p != path] + [path]
+    store = model_store()
+    store.setValue("teach/models", paths[-20:])
+    store.sync()
+
+
+class TeachTap:
+    """Stands in a pipeline's recorder slot: every batch goes to the Teach panel and to the real recorder."""
+
+    def __init__(self, panel: "TeachPanel", recorder=None) -> None:
+        self.panel, self.recorder = panel, recorder
+
+    def write(self, batch: np.ndarray) -> None:
+        self.panel.feed(batch)
+        if self.recorder is not None:
+            self.recorder.write(batch)
 
 
 class TeachPanel(QWidget):
@@ -404,7 +436,7 @@ class TeachPanel(QWidget):
     def tick(self) -> None:
         """Advance the session and redraw (the timer calls this; tests may too)."""
         self._update_job()
-        if self.sensor != (0, 0):
+        if self.sensor != (0, 0) and self.isVisible():
             with self._lock:
                 parts = list(self._recent)
             if parts:
