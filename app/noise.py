@@ -50,8 +50,9 @@ class BackgroundActivity:
     can hold a supporter. Per chunk of ``K`` bins, two tables keyed by (bin, padded pixel)
     hold the first event index and the last timestamp of each key (numpy scatters: for
     repeated keys the last write wins); an event is kept when a neighbour key of its own bin
-    has a first index below its own, or one of the bin before has a last timestamp within
-    ``duration``. Each event costs 2 scatters and 16 gathers; the tables are reset only where
+    has a first index below its own, or (checked only for events not yet kept) one of the bin
+    before has a last timestamp within ``duration``. Each event costs 2 scatters and 8-16 gathers;
+    the tables are reset only where
     written, so the cost follows the events, not the sensor.
     """
 
@@ -116,20 +117,27 @@ class BackgroundActivity:
                 first[rows][layer != _NEVER] = -1
         rel = t - base
         last[key] = rel  # the last event of each key is written last
-        horizon = rel - D
-        prev = key - P
         buf = np.empty(n, np.intp)
         vals = np.empty(n, np.int64)
         hit = np.empty(n, bool)
-        for o in self._offsets:
+        for o in self._offsets:  # a neighbour fired earlier in the same bin
             np.add(key, o, out=buf)
             first.take(buf, out=vals)
             np.less(vals, idx, out=hit)
             keep |= hit
-            np.add(prev, o, out=buf)
-            last.take(buf, out=vals)
-            np.greater(vals, horizon, out=hit)
-            keep |= hit
+        rest = np.flatnonzero(~keep)  # only those still unsupported look at the bin before
+        if len(rest):
+            m = len(rest)
+            prev = key[rest] - P
+            horizon = rel[rest] - D
+            sub = np.zeros(m, bool)
+            buf, vals, hit = buf[:m], vals[:m], hit[:m]
+            for o in self._offsets:
+                np.add(prev, o, out=buf)
+                last.take(buf, out=vals)
+                np.greater(vals, horizon, out=hit)
+                sub |= hit
+            keep[rest] = sub
         s_last = int(key[-1]) // P
         self._layers = {}
         for slot in (s_last - 1, s_last):
