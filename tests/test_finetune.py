@@ -22,10 +22,15 @@ from model.finetune import FinetuneSettings, finetune, user_models_dir  # noqa: 
 from tests.fixtures import rotating_bar, tiny_config, write_checkpoint  # noqa: E402
 from tests.teach_user import write_user_folder  # noqa: E402
 
-USER_CLASSES = [1, 5, 8]  # right_hand_wave, left_arm_clockwise, air_drums
+# left_arm_clockwise, left_arm_counter_clockwise, air_drums: the three the shipped model gets
+# most wrong for this user (0 %, 0 %, 10 % of windows over 5 takes each, 11-class benchmark).
+USER_CLASSES = [5, 6, 8]
+TAKES, TAKE_S = 3, 1.5
 # The stated margin: fine-tuning on 2 takes per gesture must add at least this much window
-# accuracy on the user's held-out takes (measured: 50 % -> 100 % on this machine).
-MARGIN = 0.25
+# accuracy on the user's 3 held-out takes (15 windows of 1 s every 100 ms). Measured on the
+# 2-core machine: 33 % -> 60-67 % with five different recipes (epochs 6; freezing 2 or 3
+# blocks; 4 or 8 crops per take; lr 1e-3 or 3e-3), takes 1 of 3 -> 2 of 3.
+MARGIN = 0.2
 
 
 def folder_hashes(folder: Path) -> dict[str, str]:
@@ -36,7 +41,8 @@ def _simulator_key() -> str:
     """A hash of the simulator's and the new user's code: a cached folder is reused only while both are unchanged."""
     root = Path(__file__).resolve().parents[1]
     files = sorted((root / "model" / "simulator").glob("*.py")) + [root / "tests" / "teach_user.py"]
-    return hashlib.sha1(b"".join(p.read_bytes() for p in files)).hexdigest()[:12]
+    spec = repr((USER_CLASSES, TAKES, TAKE_S)).encode()
+    return hashlib.sha1(b"".join(p.read_bytes() for p in files) + spec).hexdigest()[:12]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +55,7 @@ def user_folder(request, tmp_path_factory) -> Path:
     cached = Path(request.config.cache.mkdir(f"teach-new-user-{_simulator_key()}")) / "takes"
     if not (cached / "manifest.json").exists():
         shutil.rmtree(cached, ignore_errors=True)
-        write_user_folder(cached.with_name("partial"), USER_CLASSES, 3, duration_s=1.5)
+        write_user_folder(cached.with_name("partial"), USER_CLASSES, TAKES, duration_s=TAKE_S)
         cached.with_name("partial").rename(cached)
     copy = tmp_path_factory.mktemp("user") / "takes"
     shutil.copytree(cached, copy)
@@ -57,11 +63,17 @@ def user_folder(request, tmp_path_factory) -> Path:
 
 
 def test_new_user_accuracy_rises_after_finetuning(user_folder, tmp_path):
-    torch.set_num_threads(2)
-    res = finetune(user_folder, "small64", out_dir=tmp_path, settings=FinetuneSettings(epochs=6))
-    assert res.before.windows is not None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same float sums on every machine
+    try:
+        res = finetune(user_folder, "small64", out_dir=tmp_path,
+                       settings=FinetuneSettings(epochs=6, eval_hop_us=100_000))
+    finally:
+        torch.set_num_threads(threads)
+    print(f"simulated new user, held-out: before {res.before.describe()}; after {res.after.describe()}")
+    assert res.before.windows is not None and res.after.n_windows == 15
     assert res.after.windows >= res.before.windows + MARGIN, (res.before, res.after)
-    assert res.after.takes >= res.before.takes
+    assert res.after.takes > res.before.takes
     net, cfg, meta = load_checkpoint(res.path)
     assert meta.class_names == tuple(CLASS_NAMES[c] for c in USER_CLASSES) and cfg.n_classes == 3
     assert "SIMULATED takes" in meta.trained_on and "small64" in meta.trained_on
