@@ -71,7 +71,7 @@ def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
 
 def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
     """Entry of ``main.py classify`` (also the GUI's headless fallback); arguments checked by the CLI."""
-    engine = InferenceEngine.from_checkpoint(args.model, args.device)
+    engine = InferenceEngine.from_checkpoint(args.model, args.device, backend=getattr(args, "backend", None))
     windowing = WindowRequest.from_ms(args.window_ms, args.hop_ms).resolve(engine.windowing)
     source = source or open_source(args.source)
     for w in source.warnings:

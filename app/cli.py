@@ -117,6 +117,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window-ms", type=float, default=None, help="window length (default: from the checkpoint)")
     p.add_argument("--hop-ms", type=float, default=None, help="hop between windows (default: from the checkpoint)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (warms up first)")
+    p.add_argument("--backend", default=None, choices=("torch", "onnxruntime", "openvino"),
+                   help="inference backend (default: the fastest installed for the device: openvino on a CPU, "
+                        "torch on a GPU; README, Backends)")
     p.add_argument("--denoise", action="store_true", help="drop background-activity noise events")
 
 
@@ -126,6 +129,10 @@ def check_args(args: argparse.Namespace) -> None:
         ms_to_us(f"--{flag.replace('_', '-')}", getattr(args, flag, None))
     for flag in ("speed", "seconds"):
         positive(f"--{flag}", getattr(args, flag, None))
+    if getattr(args, "compile", False) and getattr(args, "backend", None) not in (None, "torch"):
+        from eventcore.errors import SettingsError
+
+        raise SettingsError(f"--compile is torch.compile: it goes with --backend torch, not {args.backend}")
     if getattr(args, "device", None) is not None:  # checked before any window opens; passed on as a torch.device
         from model.device import choose_device
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eventcore.errors import CheckpointError
+from app.backends import Runner, check_backend, default_backend, make_runner
+from eventcore.errors import CheckpointError, SettingsError
 from eventcore.settings import WindowSettings
 from eventcore.transforms import InputChain, ToFrames, input_chain
 from model.checkpoint import load_checkpoint
@@ -44,10 +45,14 @@ class InferenceEngine:
     ``record=True`` also returns the TCJA gates and per-block spike-rate maps (for the GUI).
     With ``compile=True`` a compiled copy is built in a background thread by
     :meth:`start_compile`; until it is ready (or if it fails) the eager model answers.
+    ``backend`` (``app.backends``): "torch", or "onnxruntime" / "openvino" on the CPU (the
+    checkpoint exported once to ONNX, exact); None picks the fastest one installed for the device
+    when the engine comes from a checkpoint file, else torch.
     """
 
     def __init__(self, model: torch.nn.Module, cfg, meta: dict, device: torch.device | str | None = None,
-                 record: bool = False, name: str = "model") -> None:
+                 record: bool = False, name: str = "model", backend: str | None = None,
+                 checkpoint: str | Path | None = None) -> None:
         self.device = choose_device(device)
         self.cfg, self.meta, self.name, self.record = cfg, meta, name, record
         self.model = model.to(self.device).eval()
@@ -67,16 +72,52 @@ class InferenceEngine:
         self._fn = self._eager
         self.compile_state = "off"
         self._lock = threading.Lock()
+        self.backend = _check_backend(backend, self.device, checkpoint)
+        self.runner: Runner | None = None
+        self.backend_state = "torch backend"
+        if self.backend != "torch":
+            self._start_runner(Path(checkpoint))
 
     @classmethod
-    def from_checkpoint(cls, model: str | Path | None = None, device: str | None = None, record: bool = False
-                        ) -> "InferenceEngine":
+    def from_checkpoint(cls, model: str | Path | None = None, device: str | None = None, record: bool = False,
+                        backend: str | None = None) -> "InferenceEngine":
         """Load a shipped model by name, or a checkpoint file by path."""
         dev = choose_device(device)
         path = resolve_model(model)
         net, cfg, meta = load_checkpoint(path, map_location=dev)
         meta = meta.to_dict() if hasattr(meta, "to_dict") else meta
-        return cls(net, cfg, meta, device=dev, record=record, name=Path(path).stem)
+        return cls(net, cfg, meta, device=dev, record=record, name=Path(path).stem,
+                   backend=backend or default_backend(dev.type), checkpoint=path)
+
+    def _start_runner(self, checkpoint: Path) -> None:
+        """Load the ONNX runner now when the checkpoint's export is cached, else export it in the background.
+
+        Until it is ready (or if it fails) the torch model answers: the same answers, only slower.
+        """
+
+        backend = self.backend
+
+        def load() -> None:
+            try:
+                runner = make_runner(backend, checkpoint, model=self.model)
+            except Exception as err:  # an export or runtime failure: torch stays, and says so
+                self._say(f"torch ({backend} failed: {type(err).__name__})")
+                return
+            if self.backend == backend:  # not switched to torch.compile meanwhile
+                self.runner = runner
+                self._say(f"{backend} backend")
+
+        from model.export import cached_path
+
+        if cached_path(checkpoint).is_file():
+            load()
+        else:
+            self._say(f"{self.backend} (exporting once; torch answers meanwhile)")
+            threading.Thread(target=load, name="export", daemon=True).start()
+
+    def _say(self, state: str) -> None:
+        """Set ``backend_state``; an ONNX backend also shows it where the torch.compile state goes."""
+        self.backend_state = self.compile_state = state
 
     @property
     def window_us(self) -> int:
@@ -118,6 +159,13 @@ class InferenceEngine:
 
     def _run(self, x: torch.Tensor) -> list[ModelResult]:
         """Forward frames [T, N, 2, H, W] and split the outputs per window."""
+        runner = self.runner
+        if runner is not None:  # an ONNX backend: numpy in and out, no torch on the hot path
+            out = runner.run(x.numpy())
+            if not self.record:
+                return [ModelResult(r, [], []) for r in out.rates]
+            return [ModelResult(out.rates[i], [g[i] for g in out.gates], [m[i] for m in out.spike_maps])
+                    for i in range(len(out.rates))]
         x = x.to(self.device, non_blocking=True)
         with self._lock, torch.inference_mode(), torch.autocast(self.device.type, torch.float16, enabled=self.half):
             out = self._fn(x)
@@ -131,8 +179,11 @@ class InferenceEngine:
     def start_compile(self, on_done=None) -> threading.Thread:
         """Compile a copy of the model off the caller's thread; swap it in once warmed up.
 
-        Falls back to (keeps) eager on any failure; ``compile_state`` says which.
+        Falls back to (keeps) eager on any failure; ``compile_state`` says which. An engine on an
+        ONNX backend switches to torch for it (asking for torch.compile is asking for torch).
         """
+        if self.backend != "torch":
+            self.backend, self.runner, self.backend_state = "torch", None, "torch backend"
 
         def work() -> None:
             self.compile_state = "compiling"
@@ -154,3 +205,17 @@ class InferenceEngine:
         t = threading.Thread(target=work, name="compile", daemon=True)
         t.start()
         return t
+
+
+def _check_backend(backend: str | None, device: torch.device, checkpoint: str | Path | None) -> str:
+    """The backend to use (None: torch); SettingsError (exit 2) for one that is unknown, missing or unusable here."""
+    backend = backend or "torch"
+    try:
+        check_backend(backend)
+    except ValueError as err:
+        raise SettingsError(f"--backend {backend}: {err}") from None
+    if backend != "torch" and device.type != "cpu":
+        raise SettingsError(f"--backend {backend} runs on the CPU; use --device cpu, or --backend torch on {device}")
+    if backend != "torch" and checkpoint is None:
+        raise SettingsError(f"--backend {backend} needs the model's checkpoint file (it is exported from it once)")
+    return backend

@@ -87,6 +87,7 @@ class Session:
     def __init__(self, settings: Settings | None = None, compile_model: bool = False) -> None:
         self.settings = settings or Settings()
         self.compile_model = compile_model
+        self.backend: str | None = None  # app.backends name; None: the fastest for the device
         self.spec: str | None = None
         self.source: Source | None = None
         self.engine = None
@@ -118,7 +119,7 @@ class Session:
         """Load a shipped model by name or a checkpoint path (None: the default) on ``device``; keep the old on error."""
         from app.inference import InferenceEngine
 
-        engine = InferenceEngine.from_checkpoint(spec, device, record=True)
+        engine = InferenceEngine.from_checkpoint(spec, device, record=True, backend=self.backend)
         self.set_engine(engine)
         self.model_spec = spec
         return engine

@@ -159,3 +159,58 @@ def test_backend_choice():
     assert set(available_backends()) <= set(BACKENDS) and "torch" in available_backends()
     with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
         check_backend("tensorrt")
+
+
+def wait_for_runner(engine, timeout_s: float = 120.0) -> None:
+    t_end = time.perf_counter() + timeout_s
+    while engine.runner is None and time.perf_counter() < t_end:
+        time.sleep(0.05)
+    assert engine.runner is not None, engine.backend_state
+
+
+@pytest.mark.parametrize("backend", ONNX_BACKENDS)
+def test_engine_answers_the_same_through_every_backend(backend, monkeypatch, tmp_path, small64_reference):
+    from app.inference import InferenceEngine
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    engine = InferenceEngine.from_checkpoint("small64", "cpu", record=True, backend=backend)
+    assert engine.backend == backend
+    wait_for_runner(engine)  # exported in the background on a first load; torch answered meanwhile
+    frames, ref = small64_reference
+    got = engine.infer_frames(np.ascontiguousarray(frames.transpose(1, 0, 2, 3, 4)))
+    for i, r in enumerate(got):
+        assert r.rates.argmax() == ref.rates[i].argmax()
+        np.testing.assert_allclose(r.rates, ref.rates[i], atol=TOL, rtol=0)
+        assert [g.shape for g in r.gates] == [g[i].shape for g in ref.gates]
+        assert [m.shape for m in r.spike_maps] == [m[i].shape for m in ref.spike_maps]
+    again = InferenceEngine.from_checkpoint("small64", "cpu", record=True, backend=backend)
+    assert again.runner is not None and again.backend_state == f"{backend} backend"  # cached: ready at once
+
+
+def test_engine_refuses_unusable_backends():
+    from app.inference import InferenceEngine
+    from eventcore.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="--backend tensorrt: unknown backend"):
+        InferenceEngine.from_checkpoint("small64", "cpu", backend="tensorrt")
+    net, cfg, meta = load_checkpoint(resolve_model("small64"))
+    assert InferenceEngine(net, cfg, meta.to_dict(), device="cpu").backend == "torch"  # no file: torch
+    if ONNX_BACKENDS:
+        with pytest.raises(SettingsError, match="needs the model's checkpoint file"):
+            InferenceEngine(net, cfg, meta.to_dict(), device="cpu", backend=ONNX_BACKENDS[0])
+
+
+@pytest.mark.skipif("onnxruntime" not in available_backends(), reason="onnxruntime not installed")
+def test_classify_whole_same_answer_with_onnxruntime(capsys, monkeypatch, tmp_path):
+    import json
+
+    from app.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    export.cached_onnx(resolve_model("small64"), export.cache_dir())  # cached: the runner answers from the start
+    lines = {}
+    for backend in ("torch", "onnxruntime"):
+        assert main(["classify", str(DEMO), "--whole", "--device", "cpu", "--backend", backend]) == 0
+        lines[backend] = json.loads(capsys.readouterr().out)
+    assert lines["torch"]["label"] == lines["onnxruntime"]["label"]
+    np.testing.assert_allclose(lines["torch"]["rates"], lines["onnxruntime"]["rates"], atol=TOL)

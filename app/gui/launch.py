@@ -49,6 +49,7 @@ def run_gui(args: argparse.Namespace) -> int:
     settings = Settings(window=WindowRequest.from_ms(args.window_ms, args.hop_ms), denoise=bool(args.denoise))
     app = QApplication.instance() or QApplication(sys.argv[:1])
     win = MainWindow(settings, compile_model=bool(args.compile))
+    win.session.backend = getattr(args, "backend", None)
     win.show()
     problems = [] if win.load_model(args.model, args.device) else [win.model_problem]
     if args.source is None and not demo_recordings():

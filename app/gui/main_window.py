@@ -265,7 +265,7 @@ class MainWindow(QMainWindow):
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open recording", str(RECORDINGS_DIR),
-                                              "AEDAT recordings (*.aedat4 *.aedat *.dat);;All files (*)")
+                                              "Event recordings (*.aedat4 *.aedat *.dat *.raw *.hdf5 *.h5);;All files (*)")
         if path:
             self.open_source(path)
 
