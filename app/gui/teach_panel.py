@@ -45,7 +45,7 @@ from eventcore.errors import UserError
 from eventcore.labels import CLASS_NAMES
 
 TICK_MS = 50
-VIEW_US = 40_000
+VIEW_US = 60_000
 DVS128_SET = "DVS128 Gesture (11)"
 OWN_SET = "my own gestures"
 
@@ -163,7 +163,7 @@ class TeachPanel(QWidget):
         top.addWidget(self.rec)
         g.addLayout(top)
         self.view = EventView()
-        self.view.setMinimumHeight(160)
+        self.view.setMinimumHeight(220)
         g.addWidget(self.view, 1)
         self.progress = QProgressBar()
         self.progress.setFormat("%v of %m takes")
