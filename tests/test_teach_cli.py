@@ -10,6 +10,7 @@ from app.cli import main
 from eventcore.labels import LabelTimeline
 from eventcore.takes import read_manifest, take_files
 from tests.fixtures import tiny_config, write_checkpoint, write_recording
+from tests.test_network import CAMERA, H, W, writer  # noqa: F401 (writer: a DV NetworkWriter child, a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,18 @@ def test_finetune_options_match_python_m_model_finetune():
     add_arguments(theirs)
     a, b = vars(ours.parse_args(["d"])), vars(theirs.parse_args(["d"]))
     assert a == b
+
+
+def test_teach_records_from_the_dv_network_stream(writer, tmp_path, capsys):
+    """The same prompts over a live DV TCP stream: takes at the stream's sensor, the camera named."""
+    port, go, proc = writer(-1)
+    go()
+    out = tmp_path / "takes"
+    assert main(["teach", f"127.0.0.1:{port}", str(out), "--classes", "a,b", "--takes", "1", "--take-s", "0.5",
+                 "--countdown-s", "0.2"]) == 0
+    assert "RECORDING b (take 1)" in capsys.readouterr().out
+    man = read_manifest(out)
+    assert man.sensor == (W, H) and man.camera == CAMERA
+    from model.datasets.takes import load_takes
+
+    assert [len(t.events) > 10_000 for t in load_takes(out).takes] == [True, True]
