@@ -52,7 +52,9 @@ def user_folder(request, tmp_path_factory) -> Path:
     Generating them takes 10-30 s on the 2-core machine, so the folder is kept in pytest's
     cache, keyed by the simulator's code; a copy is handed to the tests.
     """
-    cached = Path(request.config.cache.mkdir(f"teach-new-user-{_simulator_key()}")) / "takes"
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    root = cache.mkdir(f"teach-new-user-{_simulator_key()}") if cache else tmp_path_factory.mktemp("new-user")
+    cached = Path(root) / "takes"
     if not (cached / "manifest.json").exists():
         shutil.rmtree(cached, ignore_errors=True)
         write_user_folder(cached.with_name("partial"), USER_CLASSES, TAKES, duration_s=TAKE_S)
