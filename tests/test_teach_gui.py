@@ -101,7 +101,9 @@ def test_marking_takes_on_a_recording_and_a_clear_refusal(qtbot, panel, tmp_path
     assert panel.mark_box.isEnabled()
     panel.takes.setValue(2)
     panel.take_s.setValue(1.0)
-    panel.mark_at.setValue(0.5)
+    src.seek(src.start_us + 500_000)  # the main window's timeline at 0.5 s
+    qtbot.mouseClick(panel.playhead_button, Qt.MouseButton.LeftButton)
+    assert panel.mark_at.value() == pytest.approx(0.5, abs=0.01)
     panel.mark()
     panel.mark_class.setCurrentIndex(3)
     panel.mark_at.setValue(1.5)

@@ -192,9 +192,13 @@ class TeachPanel(QWidget):
         self.mark_button = QPushButton("Mark take")
         self.mark_button.setToolTip("on a recording: the take starts at this time of the file")
         self.mark_button.clicked.connect(self.mark)
+        self.playhead_button = QPushButton("at playhead")
+        self.playhead_button.setToolTip("start the take where the recording is now (pause on the gesture's start)")
+        self.playhead_button.clicked.connect(self.mark_at_playhead)
         mark.addWidget(QLabel("on the recording:"))
         mark.addWidget(self.mark_class, 1)
         mark.addWidget(self.mark_at)
+        mark.addWidget(self.playhead_button)
         mark.addWidget(self.mark_button)
         self.mark_box = QWidget()
         self.mark_box.setLayout(mark)
@@ -364,6 +368,12 @@ class TeachPanel(QWidget):
             (self.session.redo if what == "redo" else self.session.delete)(*slot)
             self._shown_done = -1
         self.tick()
+
+    def mark_at_playhead(self) -> None:
+        """Put the mark where the recording's playback is now (the main window's timeline)."""
+        if self.file_source is not None:
+            src = self.file_source
+            self.mark_at.setValue(max(0.0, (src.position_us - src.start_us) / 1e6))
 
     def mark(self) -> None:
         """The take starts at the chosen time of the recording (file sources only)."""
