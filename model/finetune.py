@@ -48,17 +48,11 @@ from model.datasets.augment import CameraAugment
 from model.datasets.samples import TrainWindow
 from model.datasets.takes import Take, TakeSet, load_takes, split_takes
 from model.networks import NetConfig, TCJANet, build_network
-from model.zoo import WEIGHTS_DIR, resolve_model
+from model.zoo import WEIGHTS_DIR, resolve_model, user_models_dir
 
 Progress = Callable[[float, str], None]
 HEAD_KEY = "fc.5.0.weight"  # the voting layer: voting x n_classes outputs
 PREFIX_CHUNK = 8  # windows per pass through the frozen blocks (their activations take ~30 MB per window)
-
-
-def user_models_dir() -> Path:
-    """Where fine-tuned checkpoints go: ``$XDG_DATA_HOME/tcja-gesture/models`` (``~/.local/share/...``)."""
-    root = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return root / "tcja-gesture" / "models"
 
 
 @dataclass(frozen=True)

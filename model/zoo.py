@@ -10,6 +10,14 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PREFERRED = ("dvs128_paper", "small64")
 
 
+def user_models_dir() -> Path:
+    """Where fine-tuned checkpoints go (``main.py finetune``): ``$XDG_DATA_HOME/tcja-gesture/models``."""
+    import os
+
+    root = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return root / "tcja-gesture" / "models"
+
+
 def shipped_models() -> list[str]:
     """Names of the checkpoints shipped in ``model/weights``."""
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
@@ -41,4 +49,7 @@ def resolve_model(model: str | Path | None) -> Path:
         return path
     if str(model) in shipped_models():
         return WEIGHTS_DIR / f"{model}.pt"
-    raise CheckpointError(f"unknown model {model!r}: shipped models are {', '.join(shipped_models()) or 'none'}; or pass a .pt path")
+    if (user_models_dir() / f"{model}.pt").is_file():  # a model fine-tuned on the user's own takes
+        return user_models_dir() / f"{model}.pt"
+    raise CheckpointError(f"unknown model {model!r}: shipped models are {', '.join(shipped_models()) or 'none'}; "
+                          f"fine-tuned ones are found by name in {user_models_dir()}; or pass a .pt path")

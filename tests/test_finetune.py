@@ -130,6 +130,9 @@ def test_checkpoints_go_to_the_user_folder_never_the_shipped_weights(tmp_path, t
         finetune(folder.path, tiny_base, out_dir=WEIGHTS_DIR, settings=FinetuneSettings(epochs=1, crops_per_take=1))
     res = finetune(folder.path, tiny_base, settings=FinetuneSettings(epochs=1, crops_per_take=1))
     assert res.path == tmp_path / "data" / "tcja-gesture" / "models" / "t-tiny.pt"
+    from model.zoo import resolve_model
+
+    assert resolve_model("t-tiny") == res.path  # `--model t-tiny` finds it by name
 
 
 def _break(folder: Path, how: str) -> str:
