@@ -220,12 +220,12 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
         for side, off in ((-1.0, 0.0), (1.0, lag)):
             sh = sh_r if side < 0 else sh_l
             k = _strike(ph + off)
-            el = sh + np.stack([side * (1 + 2 * wob[:, 0]) - side * 4 * (1 - k),
-                                (0.85 - 0.25 * (1 - k)) * body.upper + 2 * wob[:, 1]], -1)
-            # forearm raised towards the camera (short, pointing inwards), then struck down
-            fa = -side * (0.2 + 0.7 * (1 - k))
-            wr = el + ((0.45 + 0.75 * k) * np.minimum(amp, 1.2) * body.fore)[:, None] * unit(fa)
-            arm = _arm(sh, el, wr, fa - side * 0.8 * (1 - k), body)
+            el = sh + np.stack([side * (2 + 2 * wob[:, 0]), (0.75 - 0.15 * (1 - k)) * body.upper + 2 * wob[:, 1]], -1)
+            # the forearm swings in the plane facing the camera: raised (phi ~ 2 rad, hand above
+            # the elbow) to struck (phi ~ 0.3 rad, hand far below); the image sees cos(phi)
+            phi = 0.3 + 1.7 * np.minimum(amp, 1.3) * (1 - k)
+            d = np.stack([np.full_like(phi, -side * 0.3 * body.fore), body.fore * np.cos(phi)], -1)
+            arm = _arm(sh, el, el + d, np.arctan2(d[:, 0], d[:, 1]), body)  # the hand continues the forearm
             right, left = (arm, left) if side < 0 else (right, arm)
     elif cls == 9:  # air guitar: right hand strumming low at the hip, left arm stretched out to the side
         ph = _phase(rng, t, FREQ_HZ[cls] * speed)
