@@ -5,6 +5,8 @@ Run from the repository root (an hour, as the issue asks; minutes for a quick lo
 
     .venv/bin/python -m benchmarks.soak --minutes 60
     .venv/bin/python -m benchmarks.soak --minutes 3 --source recordings/synthetic_demo_1.aedat4
+    .venv/bin/python -m benchmarks.soak --minutes 60 --gui     # through the real window (offscreen
+                                                               # without a display), also redraws/s
 
 One line per sample: elapsed time, resident memory (MiB), windows classified and skipped in
 the interval, median and 95th-percentile latency (ms). At the end, for each quantity, the
@@ -66,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", default=str(ROOT / "recordings" / "synthetic_demo_1.aedat4"))
     p.add_argument("--model", default=None)
     p.add_argument("--denoise", action="store_true")
+    p.add_argument("--gui", action="store_true", help="through the desktop app's window instead of headless")
     args = p.parse_args(argv)
+    if args.gui:
+        return soak_gui(args)
 
     from app.inference import InferenceEngine
     from app.pipeline import Pipeline
@@ -119,6 +124,69 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         pipe.stop()
+    if len(samples) >= 3:
+        v = verdict(samples)
+        print(json.dumps({"verdict": v, "samples": len(samples),
+                          "anything_grows": any(x["grows"] for x in v.values())}), flush=True)
+    return 0
+
+
+def soak_gui(args) -> int:
+    """The same soak through the real main window; samples also count redraws per second."""
+    import os
+
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6.QtWidgets import QApplication
+
+    from app.gui.main_window import MainWindow
+    from app.inference import InferenceEngine
+
+    app = QApplication.instance() or QApplication([])
+    win = MainWindow()
+    win.resize(1280, 800)
+    win.show()
+    win.set_engine(InferenceEngine.from_checkpoint(args.model, "cpu", record=True))
+    if not win.open_source(args.source):
+        print(json.dumps({"error": win.message}))
+        return 2
+    win.session.set_speed(1.0)
+    win.session.set_loop(True)
+    if args.denoise:
+        win.session.set_denoise(True)
+    print(json.dumps({"source": Path(args.source).name, "minutes": args.minutes, "every_s": args.every,
+                      "gui": True, "model": args.model or "default"}), flush=True)
+    t_start = last = time.perf_counter()
+    samples, last_skipped, last_redraws = [], 0, win.redraws
+    try:
+        while time.perf_counter() - t_start < args.minutes * 60:
+            end = last + args.every
+            while time.perf_counter() < end:
+                app.processEvents()
+                time.sleep(0.002)
+            now = time.perf_counter()
+            pipe = win.session.pipe
+            if pipe is None or pipe.done:
+                print(json.dumps({"ended": True, "message": win.message}), flush=True)
+                break
+            lat = np.array([p.latency_ms for p in list(pipe.history) if p.t_done >= last])
+            skipped = pipe.skipped
+            sample = {
+                "t_s": round(now - t_start, 1),
+                "rss_mib": round(rss_mib(), 1),
+                "windows": int(len(lat)),
+                "skipped": int(skipped - last_skipped),
+                "latency_p50_ms": round(float(np.median(lat)), 1) if len(lat) else float("nan"),
+                "latency_p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else float("nan"),
+                "redraws_per_s": round((win.redraws - last_redraws) / (now - last), 1),
+            }
+            last, last_skipped, last_redraws = now, skipped, win.redraws
+            samples.append(sample)
+            print(json.dumps(sample), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        win.close()
     if len(samples) >= 3:
         v = verdict(samples)
         print(json.dumps({"verdict": v, "samples": len(samples),
