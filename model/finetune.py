@@ -47,6 +47,7 @@ from model.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from model.datasets.augment import CameraAugment
 from model.datasets.samples import TrainWindow
 from model.datasets.takes import Take, TakeSet, load_takes, split_takes
+from model.device import choose_device
 from model.networks import NetConfig, TCJANet, build_network
 from model.zoo import WEIGHTS_DIR, resolve_model, user_models_dir
 
@@ -147,16 +148,17 @@ def take_windows(take: Take, window_us: int, hop_us: int) -> list[np.ndarray]:
 class _Frames:
     """Events in sensor coordinates -> model frames, the app's geometry and binning."""
 
-    def __init__(self, sensor: tuple[int, int], cfg: NetConfig, split_by: str) -> None:
+    def __init__(self, sensor: tuple[int, int], cfg: NetConfig, split_by: str,
+                 device: torch.device = torch.device("cpu")) -> None:
         self.h, self.w = cfg.input_size
         self.geometry = Geometry(sensor[0], sensor[1], self.w)
-        self.T, self.split_by = cfg.T, split_by
+        self.T, self.split_by, self.device = cfg.T, split_by, device
 
     def __call__(self, windows: list[np.ndarray]) -> torch.Tensor:
         out = np.empty((self.T, len(windows), 2, self.h, self.w), dtype=np.float32)
         for b, ev in enumerate(windows):
             events_to_frames(self.geometry.apply(ev), self.T, self.h, self.w, self.split_by, out=out[:, b])
-        return torch.from_numpy(out)
+        return torch.from_numpy(out).to(self.device)
 
 
 @torch.no_grad()
@@ -170,7 +172,7 @@ def held_out_score(net: TCJANet, takes: list[Take], to_frames: _Frames, window_u
     for take in takes:
         windows = take_windows(take, window_us, hop_us)
         rates = torch.cat([net(to_frames(windows[i:i + PREFIX_CHUNK]))
-                           for i in range(0, len(windows), PREFIX_CHUNK)]).numpy()
+                           for i in range(0, len(windows), PREFIX_CHUNK)]).float().cpu().numpy()
         if columns is not None:  # the base model's rates of the gestures it knows; the others can't win
             known = np.asarray(columns, dtype=int)
             rates = np.where(known[None] >= 0, rates[:, np.maximum(known, 0)], -1.0)
@@ -213,14 +215,18 @@ def default_name(takes: TakeSet, base: str) -> str:
 
 def finetune(data_dir: str | Path, base: str | Path | None = None, *, name: str | None = None,
              out_dir: str | Path | None = None, settings: FinetuneSettings = FinetuneSettings(),
-             progress: Progress | None = None, command: str = "") -> FinetuneResult:
-    """Fine-tune ``base`` (a shipped name or a checkpoint path) on the takes in ``data_dir``; see the module doc."""
+             progress: Progress | None = None, command: str = "", device: str | None = "cpu") -> FinetuneResult:
+    """Fine-tune ``base`` (a shipped name or a checkpoint path) on the takes in ``data_dir``; see the module doc.
+
+    ``device``: "cpu" (default), "cuda", or None for CUDA when available.
+    """
     t_start = time.perf_counter()
+    dev = choose_device(device)
     say = progress or (lambda f, m: None)
     takes = load_takes(data_dir)
     train, held = split_takes(takes, settings.seed)
     base_path = resolve_model(base)
-    net, cfg, meta = load_checkpoint(base_path)
+    net, cfg, meta = load_checkpoint(base_path, map_location=dev)
     base_names = meta.class_names
     names = takes.class_names
     columns = [base_names.index(n) if n in base_names else -1 for n in names]
@@ -231,12 +237,13 @@ def finetune(data_dir: str | Path, base: str | Path | None = None, *, name: str 
         raise CheckpointError(f"{out}: fine-tuned models are not written into the shipped model/weights; "
                               f"choose another --out")
     win = meta.windowing
-    to_frames = _Frames(takes.manifest.sensor, cfg, win.split_by)
+    to_frames = _Frames(takes.manifest.sensor, cfg, win.split_by, dev)
     say(0.02, f"{len(takes.takes)} takes of {len(names)} gestures; holding out {', '.join(t.name for t in held)}")
     before = held_out_score(net, held, to_frames, win.window_us, settings.eval_hop_us, columns)
     say(0.08, f"before: {before.describe()}")
 
-    net, cfg = adapt_head(net, cfg, base_names, names)
+    net, cfg = adapt_head(net.cpu(), cfg, base_names, names)
+    net = net.to(dev)
     freeze = settings.freeze_blocks if settings.freeze_blocks is not None else cfg.n_blocks - 1
     split = _split_index(net, freeze)
     torch.manual_seed(settings.seed)
@@ -255,7 +262,7 @@ def finetune(data_dir: str | Path, base: str | Path | None = None, *, name: str 
             cache.append(h.to(torch.uint8) if bool(((h == 0) | (h == 1)).all()) else h.half())
             say(0.08 + 0.22 * min(1.0, (i + PREFIX_CHUNK) / len(windows)), "preparing training windows")
     feats = torch.cat(cache, 1)  # [T, N, C, H, W]
-    y = torch.from_numpy(labels)
+    y = torch.from_numpy(labels).to(dev)
     trainable = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=settings.lr)
     n = feats.shape[1]
@@ -265,7 +272,7 @@ def finetune(data_dir: str | Path, base: str | Path | None = None, *, name: str 
     for epoch in range(settings.epochs):
         for m in tail:
             m.train()
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, device=dev)
         loss_sum = 0.0
         for i in range(0, n, settings.batch_size):
             idx = perm[i:i + settings.batch_size]
@@ -303,8 +310,9 @@ def finetune(data_dir: str | Path, base: str | Path | None = None, *, name: str 
              "recipe": {"epochs": settings.epochs, "crops_per_take": settings.crops_per_take,
                         "frozen_blocks": freeze, "lr": settings.lr, "batch": settings.batch_size,
                         "loss": "mse(voted rates, one-hot)", "augment": settings.augment.to_meta()},
-             "time_s": round(seconds, 1), "machine": f"{platform.node()}: CPU ({os.cpu_count()} cores, "
-                                                    f"{torch.get_num_threads()} threads), torch {torch.__version__}"}
+             "time_s": round(seconds, 1), "machine": f"{platform.node()}: " + (
+                 torch.cuda.get_device_name(dev) if dev.type == "cuda" else
+                 f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)") + f", torch {torch.__version__}"}
     save_checkpoint(out, net, cfg, CheckpointMeta(names, win, trained_on, accuracies, command,
                                                   notes=json.dumps(notes)))
     say(1.0, f"saved {out}")
@@ -328,6 +336,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freeze", type=int, default=None, help="frozen conv blocks (default: all but the last)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
 
 
 def run(args: argparse.Namespace, command: str) -> FinetuneResult:
@@ -337,7 +346,7 @@ def run(args: argparse.Namespace, command: str) -> FinetuneResult:
     settings = FinetuneSettings(epochs=args.epochs, crops_per_take=args.crops, freeze_blocks=args.freeze,
                                 seed=args.seed)
     res = finetune(args.data_dir, args.base, name=args.name, out_dir=args.out, settings=settings,
-                   progress=lambda f, m: print(f"[{f:4.0%}] {m}", flush=True), command=command)
+                   progress=lambda f, m: print(f"[{f:4.0%}] {m}", flush=True), command=command, device=args.device)
     sim = " (fine-tuned on SIMULATED takes)" if res.simulated else ""
     print(f"held-out accuracy before: {res.before.describe()}")
     print(f"held-out accuracy after:  {res.after.describe()}")

@@ -47,6 +47,7 @@ def add_finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freeze", type=int, default=None, help="frozen conv blocks (default: all but the last)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
 
 
 def parse_classes(text: str) -> tuple[str, ...]:
@@ -152,7 +153,8 @@ def finetune_command(args: argparse.Namespace) -> str:
     if args.base:
         parts += ["--from", str(args.base)]
     parts += ["--epochs", str(args.epochs), "--crops", str(args.crops), "--seed", str(args.seed)]
-    for flag, value in (("--freeze", args.freeze), ("--name", args.name), ("--out", args.out)):
+    for flag, value in (("--freeze", args.freeze), ("--name", args.name), ("--out", args.out),
+                        ("--device", None if str(args.device) == "cpu" else args.device)):
         if value is not None:
             parts += [flag, str(value)]
     return shlex.join(parts)
