@@ -62,7 +62,7 @@ class BackgroundActivity:
         self.width, self.height, self.duration = int(width), int(height), int(duration_us)
         self.w2 = self.width + 2
         self.P = self.w2 * (self.height + 2)
-        self.K = int(max(3, min(256, (1 << 21) // self.P)))
+        self.K = int(max(3, min(256, (1 << 20) // self.P)))  # 2 tables x K x P x 8 B: 16 MiB for DAVIS346
         self._first = np.full(self.K * self.P, _BIG, np.int64)
         self._last = np.full(self.K * self.P, _NEVER, np.int64)
         w2 = self.w2
