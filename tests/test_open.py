@@ -56,3 +56,19 @@ def test_dvs_gesture_recording_replays_with_its_ground_truth(tmp_path):
     src = open_source(str(path))
     assert src.format == "aedat3.1" and (src.width, src.height) == (128, 128)
     assert src.labels.truth_at(1_500_000) == 7 and src.labels.truth_at(2_500_000) is None
+
+
+def test_inspect_refuses_a_fifo_at_once(tmp_path, capsys):
+    """``inspect`` on a FIFO used to block forever: now one line, exit 2, without opening it."""
+    import os
+    import time
+
+    from app.cli import main
+
+    fifo = tmp_path / "stream.aedat4"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    assert main(["inspect", str(fifo)]) == 2
+    assert time.monotonic() - t0 < 5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a regular file" in err[0] and "stream.aedat4" in err[0]
