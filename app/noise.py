@@ -51,9 +51,9 @@ class BackgroundActivity:
     hold the first event index and the last timestamp of each key (numpy scatters: for
     repeated keys the last write wins); an event is kept when a neighbour key of its own bin
     has a first index below its own, or (checked only for events not yet kept) one of the bin
-    before has a last timestamp within ``duration``. Each event costs 2 scatters and 8-16 gathers;
-    the tables are reset only where
-    written, so the cost follows the events, not the sensor.
+    before has a last timestamp within ``duration``. Each event costs 2 scatters and 8-16
+    gathers; the tables are reset only where written, so the cost follows the events, not the
+    sensor.
     """
 
     def __init__(self, width: int, height: int, duration_us: int = 2000) -> None:
