@@ -248,7 +248,8 @@ def read_prophesee(path: str | Path, fmt: str | None = None) -> PropheseeFile:
         warnings.append(f"file truncated at byte {size}: kept {len(events)} events before the damage")
     if width <= 0 or height <= 0 or width > 4096 or height > 4096:
         raise SourceError(f"{path}: implausible sensor size {width}x{height} in the header")
-    bad = (events["x"] < 0) | (events["x"] >= width) | (events["y"] < 0) | (events["y"] >= height)
+    bad = events["x"].view(np.uint16) >= width  # as unsigned: negatives count as outside too
+    bad |= events["y"].view(np.uint16) >= height
     if bad.any():
         warnings.append(f"{int(bad.sum())} events outside the {width}x{height} sensor dropped")
         events = events[~bad]
