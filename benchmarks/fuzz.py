@@ -61,7 +61,21 @@ def make_seeds(folder: Path, n_events: int = 3000) -> list[Path]:
                 rec.write(ev240[i : i + 500])
                 rec.flush()
         seeds.append(path)
+    seeds.append(_dv_written(folder / "dv_indexed.aedat4", ev240))
     return seeds
+
+
+def _dv_written(path: Path, events: np.ndarray) -> Path:
+    """An AEDAT4 file written by dv-processing itself: it ends with a packet index (FTAB)."""
+    import dv_processing as dv
+
+    from app.sources.dv import to_event_store
+
+    writer = dv.io.MonoCameraWriter(str(path), dv.io.MonoCameraWriter.EventOnlyConfig("DvFuzz_0001", (240, 180)))
+    for i in range(0, len(events), 500):
+        writer.writeEvents(to_event_store(events[i : i + 500]))
+    del writer
+    return path
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:

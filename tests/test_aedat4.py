@@ -277,3 +277,44 @@ def test_header_without_events_written_by_us_is_valid_for_dv_processing(tmp_path
     Recorder(tmp_path / "empty.aedat4", W, H, camera="Empty_0001").close()
     reader = dv.io.MonoCameraRecording(str(tmp_path / "empty.aedat4"))
     assert reader.getCameraName() == "Empty_0001"
+
+
+def test_files_with_an_index_open_from_it_and_packets_are_checked_against_it(recording, tmp_path):
+    """dv-processing's files end with a packet index: opening reads it instead of decoding every
+    packet; a packet that then disagrees with its entry is one clear error when it is read."""
+    from app.sources.aedat4_container import Aedat4File
+
+    path, events = recording
+    f = Aedat4File(path)
+    assert f._from_index and int(f.index.counts.sum()) == len(events)
+    f.close()
+    data = bytearray(path.read_bytes())
+    first = int(Aedat4File(path).index.offsets[0])
+    data[first + 40 : first + 48] = b"\xff" * 8  # inside the first event packet's LZ4 frame
+    bad = tmp_path / "bad_packet.aedat4"
+    bad.write_bytes(bytes(data))
+    src = Aedat4Source(bad)  # the index is intact: opens
+    with pytest.raises(SourceError, match=r"bad_packet\.aedat4: .*packet at byte \d+") as err:
+        src.read_all()
+    assert "\n" not in str(err.value)
+
+
+def test_an_index_that_lies_is_ignored_and_the_packets_are_walked(recording, tmp_path):
+    import lz4.frame
+
+    from app.sources.aedat4_container import Aedat4File
+
+    path, events = recording
+    f = Aedat4File(path)
+    table_at = f.header.table_position
+    f.close()
+    data = bytearray(path.read_bytes())
+    table = bytearray(lz4.frame.decompress(bytes(data[table_at:])))
+    i = table.find(struct.pack("<q", int(events["timestamp"][-1])))
+    assert i > 0
+    table[i : i + 8] = struct.pack("<q", 1)  # the last entry ends before it starts
+    lying = tmp_path / "lying.aedat4"
+    lying.write_bytes(bytes(data[:table_at]) + lz4.frame.compress(bytes(table)))
+    g = Aedat4File(lying)
+    assert not g._from_index
+    np.testing.assert_array_equal(Aedat4Source(lying).read_all(), events)

@@ -300,7 +300,77 @@ class Aedat4File:
         self._cached_bytes = 0
         self.index = self._walk()
 
+    MAX_TABLE_BYTES = 256 << 20
+
+    def _from_table(self) -> PacketIndex | None:
+        """The event packets as the file's own index (FTAB) lists them, each entry checked
+        against the packet header it points at; None when the index is absent, too large or
+        inconsistent in any way (the packets are then walked and decoded instead).
+
+        Opening a long recording thus reads only the index; each packet is checked against
+        its entry when it is decoded (count and time range).
+        """
+        h, size = self.header, self.file_size
+        tp = h.table_position
+        if not (h.data_start <= tp < size) or size - tp > self.MAX_TABLE_BYTES:
+            return None
+        f = self._f
+        f.seek(tp)
+        try:
+            data = decompress(f.read(size - tp), h.compression)
+            if len(data) < 8:
+                return None
+            (prefix,) = struct.unpack_from("<I", data, 0)
+            buf = memoryview(data)[4 : 4 + prefix]
+            if prefix + 4 > len(data) or bytes(buf[4:8]) != b"FTAB":
+                return None
+            table = _u32(buf, 0)
+            offs = _fields(buf, table)
+            if not offs or not offs[0]:
+                return None
+            pos = table + offs[0]
+            vec = pos + _u32(buf, pos)
+            n = _u32(buf, vec)
+            if vec + 4 + 4 * n > len(buf):
+                return None
+            rows = []
+            for i in range(n):
+                e = vec + 4 + 4 * i
+                t = e + _u32(buf, e)
+                fo = _fields(buf, t)
+                offset = _field(buf, t, fo, 0, "<q", -1)
+                sid, psize = None, None
+                if len(fo) > 1 and fo[1]:
+                    if t + fo[1] + 8 > len(buf):
+                        return None
+                    sid, psize = struct.unpack_from("<ii", buf, t + fo[1])
+                count = _field(buf, t, fo, 2, "<q", 0)
+                t0 = _field(buf, t, fo, 3, "<q", 0)
+                t1 = _field(buf, t, fo, 4, "<q", 0)
+                if sid == self.stream.id and count > 0:
+                    rows.append((offset, psize, count, t0, t1))
+        except (_Bad, struct.error):
+            return None
+        if not rows:
+            return None
+        a = np.array(rows, dtype=np.int64)
+        offsets, sizes, counts, firsts, lasts = a.T
+        if (np.any(offsets - 8 < h.data_start) or np.any(sizes <= 0) or np.any(offsets + sizes > tp)
+                or np.any(firsts > lasts) or np.any(firsts[1:] < lasts[:-1]) or np.any(np.diff(offsets) <= 0)
+                or np.any(counts * 16 > MAX_PACKET_BYTES)):
+            return None
+        for off, psize in zip(offsets.tolist(), sizes.tolist()):  # each entry names a real packet header
+            f.seek(off - 8)
+            if _PACKET.unpack(f.read(8)) != (self.stream.id, psize):
+                return None
+        self._from_index = True
+        return PacketIndex(offsets.copy(), sizes.copy(), counts.copy(), firsts.copy(), lasts.copy())
+
     def _walk(self) -> PacketIndex:
+        self._from_index = False
+        indexed = self._from_table()
+        if indexed is not None:
+            return indexed
         h, name, size = self.header, self.name, self.file_size
         warnings: list[str] = []
         end = size
@@ -380,7 +450,14 @@ class Aedat4File:
         """The events of event packet ``i`` (cached)."""
         ev = self._cache.get(i)
         if ev is None:
-            ev = self._decode(int(self.index.offsets[i]), int(self.index.sizes[i]))
+            idx = self.index
+            ev = self._decode(int(idx.offsets[i]), int(idx.sizes[i]))
+            if self._from_index and (len(ev) != idx.counts[i] or (len(ev) and (
+                    ev["timestamp"][0] < idx.t_first[i] or ev["timestamp"][-1] > idx.t_last[i]))):
+                raise SourceError(
+                    f"{self.name}: the event packet at byte {int(idx.offsets[i]) - 8} does not match the "
+                    f"file's index ({len(ev)} events, the index says {int(idx.counts[i])}): damaged file"
+                )
             self._keep(i, ev)
         return ev
 
