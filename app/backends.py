@@ -32,6 +32,7 @@ BACKENDS = ("torch", "onnxruntime", "openvino")
 # Fastest first, from benchmarks/inference_latency.py on the 2-core AMD EPYC VM (README, Backends).
 CPU_PREFERENCE = ("openvino", "onnxruntime", "torch")
 _MODULE = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
+ENV_BACKEND = "TCJA_GESTURE_BACKEND"
 
 
 @dataclass
@@ -63,10 +64,16 @@ def available_backends() -> list[str]:
 
 
 def default_backend(device: str = "cpu") -> str:
-    """The fastest installed backend for ``device``: torch on a GPU, else by :data:`CPU_PREFERENCE`."""
+    """The fastest installed backend for ``device``: torch on a GPU, else by :data:`CPU_PREFERENCE`.
+
+    ``$TCJA_GESTURE_BACKEND`` (a backend name) overrides the CPU choice, e.g. "torch" for test runs.
+    """
     if not str(device).startswith("cpu"):
         return "torch"
     found = available_backends()
+    wanted = os.environ.get(ENV_BACKEND, "").strip()
+    if wanted:
+        return check_backend(wanted)
     return next(b for b in CPU_PREFERENCE if b in found)
 
 

@@ -99,6 +99,7 @@ class InferenceEngine:
 
         def load() -> None:
             try:
+                cached_onnx_in_child(checkpoint)  # the export itself never runs in this process's threads
                 runner = make_runner(backend, checkpoint, model=self.model)
             except Exception as err:  # an export or runtime failure: torch stays, and says so
                 self._say(f"torch ({backend} failed: {type(err).__name__})")
@@ -107,7 +108,7 @@ class InferenceEngine:
                 self.runner = runner
                 self._say(f"{backend} backend")
 
-        from model.export import cached_path
+        from model.export import cached_onnx_in_child, cached_path
 
         if cached_path(checkpoint).is_file():
             load()

@@ -27,6 +27,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -203,4 +205,25 @@ def cached_onnx(checkpoint: str | Path, root: str | Path | None = None) -> Path:
     if not path.is_file():
         net, _, _ = load_checkpoint(checkpoint, map_location="cpu")
         export_onnx(net, path)
+    return path
+
+
+def cached_onnx_in_child(checkpoint: str | Path, root: str | Path | None = None, timeout_s: float = 600.0) -> Path:
+    """:func:`cached_onnx` run in a child process, for callers that must not export in their own threads.
+
+    A process that ends while a thread of its own is inside the exporter may crash on the way
+    out; a child finishes (or dies) on its own and leaves the cache whole (atomic rename).
+    RuntimeError with the child's last line when it fails.
+    """
+    path = cached_path(checkpoint, root)
+    if path.is_file():
+        return path
+    project = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [project, os.environ.get("PYTHONPATH")]))}
+    code = "import sys; from model.export import cached_onnx; cached_onnx(sys.argv[1], sys.argv[2] or None)"
+    r = subprocess.run([sys.executable, "-c", code, str(checkpoint), str(root or "")], capture_output=True,
+                       text=True, env=env, timeout=timeout_s)
+    if r.returncode != 0 or not path.is_file():
+        last = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
+        raise RuntimeError(f"ONNX export of {checkpoint} failed: {last[:200]}")
     return path

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Engines answer with torch unless a test asks for an ONNX backend (tests/test_export.py): no
+# export of every temporary test checkpoint into the user's cache.
+os.environ.setdefault("TCJA_GESTURE_BACKEND", "torch")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -153,12 +153,15 @@ def test_cache_dir_follows_xdg(monkeypatch, tmp_path):
     assert export.cache_dir() == Path.home() / ".cache" / "tcja-gesture"
 
 
-def test_backend_choice():
+def test_backend_choice(monkeypatch):
+    monkeypatch.delenv("TCJA_GESTURE_BACKEND", raising=False)
     assert default_backend("cuda") == "torch"
     assert default_backend("cpu") == next(b for b in ("openvino", "onnxruntime", "torch") if b in available_backends())
     assert set(available_backends()) <= set(BACKENDS) and "torch" in available_backends()
     with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
         check_backend("tensorrt")
+    monkeypatch.setenv("TCJA_GESTURE_BACKEND", "torch")
+    assert default_backend("cpu") == "torch"
 
 
 def wait_for_runner(engine, timeout_s: float = 120.0) -> None:
