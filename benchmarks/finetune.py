@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--epochs", type=int, default=FinetuneSettings.epochs)
     p.add_argument("--crops", type=int, default=FinetuneSettings.crops_per_take)
     p.add_argument("--freeze", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1, as main.py finetune)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--data", type=Path, default=None, help="keep the generated teach folder here (reused if present)")
     args = p.parse_args(argv)
