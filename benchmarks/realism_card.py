@@ -66,6 +66,21 @@ is a check of those scene types, not a blind test.
 """
 
 
+def held_section(held: dict) -> str:
+    rows = "\n".join(f"| {n} | {v['correct']:.0%} of {v['windows']} |" for n, v in held.items())
+    allw = sum(v["windows"] for v in held.values())
+    good = sum(round(v["correct"] * v["windows"]) for v in held.values())
+    return f"""## A gesture held for seconds
+Each class held for 6 s by a simulated subject (seeds never used in training), through the
+app's pipeline (`python -m benchmarks.held_gesture`): {good} of {allw} live windows that lie wholly
+inside the gesture are decided correctly.
+
+| class | full windows correct |
+| --- | --- |
+{rows}
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("card", type=Path)
@@ -75,12 +90,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--false-before", type=Path)
     ap.add_argument("--image")
     ap.add_argument("--calib", help="a note on the calibration run (trials, time)")
-    ap.add_argument("--extra", type=Path, help="a markdown file to add before the final 'Made by' line")
+    ap.add_argument("--held", type=Path, help="JSON of benchmarks.held_gesture")
+    ap.add_argument("--extra", type=Path, help="a markdown file to add after these sections")
     args = ap.parse_args(argv)
     load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
     card = args.card.read_text()
     new = judges_section(load(args.before), load(args.after), args.image, args.calib)
     new += "\n" + false_section(load(args.false), load(args.false_before))
+    if args.held:
+        new += "\n" + held_section(load(args.held))
     if args.extra:
         new += "\n" + args.extra.read_text().strip() + "\n"
     card, n = re.subn(r"## Realism: the teacher\n.*?(?=\n## )", new.rstrip() + "\n", card, flags=re.S)
