@@ -33,9 +33,9 @@ simulated gesture they recognise looks like the real thing. The **NeuroBench tea
 reported 86.4 % on the real test set) is the one the simulator's parameters were calibrated
 on (`python -m model.simulator.calibrate`, validation seeds only{', ' + calib if calib else ''}); the
 **Speck network** (sinabs, run quantised as on the chip) was never used for tuning: it is the
-held-out check that the realism is real. Both judge {after['n'] // 11} simulated {after.get('duration_s', 2.0):g} s recordings per
+held-out check that the realism is real. Both judge {after['teacher']['n'] // 11} simulated {after.get('duration_s', 2.0):g} s recordings per
 class from TEST seeds never used in calibration (`python -m benchmarks.realism --split test
---n {after['n'] // 11}`). "before" is the simulator as shipped with the previous model (2026-11-27,
+--n {after['teacher']['n'] // 11}`). "before" is the simulator as shipped with the previous model (2026-11-27,
 same seeds).
 
 {head}
@@ -44,7 +44,7 @@ same seeds).
     if image:
         text += f"""
 Real recordings (left, `dvsgesture_real_preview.png`) beside this simulator (right), same
-slicing (`python -m benchmarks.realism_image {image}`):
+slicing (`python -m benchmarks.realism_image docs/{Path(image).name}`):
 
 ![real vs simulated]({image})
 """
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--image")
     ap.add_argument("--calib", help="a note on the calibration run (trials, time)")
     ap.add_argument("--held", type=Path, help="JSON of benchmarks.held_gesture")
+    ap.add_argument("--data-section", type=Path, help="a markdown file that replaces the card's '## Data' section")
     ap.add_argument("--extra", type=Path, help="a markdown file to add after these sections")
     args = ap.parse_args(argv)
     load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
@@ -101,7 +102,12 @@ def main(argv: list[str] | None = None) -> None:
         new += "\n" + held_section(load(args.held))
     if args.extra:
         new += "\n" + args.extra.read_text().strip() + "\n"
-    card, n = re.subn(r"## Realism: the teacher\n.*?(?=\n## )", new.rstrip() + "\n", card, flags=re.S)
+    card, n = re.subn(r"## Realism: the teacher\n.*?(?=\n## )", lambda m: new.rstrip() + "\n", card, flags=re.S)
+    if args.data_section:
+        text = args.data_section.read_text().strip() + "\n"
+        card, m = re.subn(r"## Data\n.*?(?=\n## )", lambda _: text, card, flags=re.S)
+        if m != 1:
+            raise SystemExit("no '## Data' section in the card")
     if n != 1:
         raise SystemExit("no '## Realism: the teacher' section in the card")
     args.card.write_text(card)
