@@ -6,8 +6,11 @@ OFF event and moves ``ref`` by that threshold:
 
     n_on = floor((L - ref) / C_on),   ref <- ref + n_on * C_on      (likewise OFF)
 
-Crossing times are interpolated linearly between render steps, a refractory period thins
-bursts, and timestamps get jitter. Background activity (Poisson) and hot pixels are added.
+The pixel sees its log intensity through a first-order photoreceptor low-pass
+(``lowpass_us``), which gives a moving edge a soft trailing tail. Crossing times are
+interpolated linearly between render steps, a refractory period thins bursts, and
+timestamps get jitter. Background activity (Poisson) and hot pixels are added. Thresholds,
+refractory period, low-pass and noise rate come from ``SimParams`` (calibrated).
 """
 
 from __future__ import annotations
