@@ -14,54 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
 import torch
 
-from eventcore.labels import CLASS_NAMES
-from model.simulator.generate import generate_sample
-
-SPLIT_SEEDS = {"val": 7_000_001, "test": 9_000_011}
-N_GESTURES = 11
-
-
-def split_seed(split: str, cls: int, i: int) -> int:
-    return int(np.random.SeedSequence([SPLIT_SEEDS[split], cls + 1, i]).generate_state(1)[0])
-
-
-def _gen(job):
-    cls, seed, duration, params = job
-    return generate_sample(cls, duration, seed, params=params)[0]
-
-
-def simulate_split(split: str, n: int, duration: float = 2.0, params=None, workers: int = 1):
-    """(samples, labels): ``n`` recordings of each of the 11 gesture classes from ``split`` seeds."""
-    jobs = [(c, split_seed(split, c, i), duration, params) for c in range(N_GESTURES) for i in range(n)]
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            samples = list(pool.map(_gen, jobs, chunksize=2))
-    else:
-        samples = [_gen(j) for j in jobs]
-    return samples, np.array([j[0] for j in jobs])
-
-
-def per_class(pred: np.ndarray, labels: np.ndarray) -> dict:
-    acc = {CLASS_NAMES[c]: float(np.mean(pred[labels == c] == c)) for c in range(N_GESTURES) if np.any(labels == c)}
-    return {"overall": float(np.mean(pred == labels)), "per_class": acc, "n": int(len(labels))}
-
-
-def judge_all(samples, labels, judges=("teacher", "speck")) -> dict:
-    """Per-class accuracy of each judge on the samples."""
-    out = {}
-    if "teacher" in judges:
-        from model.simulator.teacher import Teacher, predict
-        out["teacher"] = per_class(predict(Teacher.load(), samples)[0], labels)
-    if "speck" in judges:
-        from model.simulator.speck import Speck, predict as speck_predict
-        out["speck"] = per_class(speck_predict(Speck.load(), samples)[0], labels)
-    return out
-
+from model.simulator.realism import SPLIT_SEEDS, judge_all, simulate_split
 
 def table(res: dict) -> str:
     names = list(next(iter(res.values()))["per_class"])

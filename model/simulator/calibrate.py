@@ -6,7 +6,7 @@ maximise the teacher's accuracy on a FIXED validation set of seeds.
 
 The optimiser is optuna's multivariate TPE (seeded; the current parameters are the first
 trial). Each trial simulates ``--n`` recordings of each of the 11 classes from the
-validation seeds (``benchmarks.realism.SPLIT_SEEDS['val']``: common random numbers, so trials
+validation seeds (``model.simulator.realism.SPLIT_SEEDS['val']``: common random numbers, so trials
 differ only by their parameters) and scores them with the teacher:
 
     score = 0.5 * accuracy + 0.5 * mean share of output spikes on the true class
@@ -37,7 +37,7 @@ SEARCHED = ("body_scale", "shoulder_y_px", "speed", "amplitude", "threshold", "n
 
 
 def score(params: SimParams, n: int, duration: float, workers: int, teacher) -> tuple[float, dict]:
-    from benchmarks.realism import per_class, simulate_split
+    from model.simulator.realism import per_class, simulate_split
     from model.simulator.teacher import predict
 
     samples, labels = simulate_split("val", n, duration, params, workers)
