@@ -45,7 +45,8 @@ def tiny_config(name: str, tcja_blocks: tuple[int, ...]):
                      tcja_blocks=tcja_blocks, tcja_k_t=2, tcja_k_c=2, head_hidden=32)
 
 
-def write_checkpoint(path: Path, cfg, seed: int, trained_on: str, in_channels: int = 2) -> Path:
+def write_checkpoint(path: Path, cfg, seed: int, trained_on: str, in_channels: int = 2, fc_scale: float = 6.0,
+                     windowing=None) -> Path:
     """Random weights, scaled so spikes reach the head and the TCJA gates vary."""
     from model.checkpoint import CheckpointMeta, Windowing, save_checkpoint
     from model.networks import build_network
@@ -61,8 +62,8 @@ def write_checkpoint(path: Path, cfg, seed: int, trained_on: str, in_channels: i
             for p in m.parameters():
                 p.data *= 20
     for p in net.fc.parameters():
-        p.data *= 6
-    windowing = Windowing(300_000, 100_000, "number", cfg.input_size, "center_crop_scale")
+        p.data *= fc_scale
+    windowing = windowing or Windowing(300_000, 100_000, "number", cfg.input_size, "center_crop_scale")
     names = CLASS_NAMES[: cfg.n_classes]
     save_checkpoint(path, net, cfg, CheckpointMeta(names, windowing, trained_on))
     return path

@@ -17,10 +17,10 @@ from app.sources.open import open_file
 from eventcore.frames import batch_frames
 from eventcore.geometry import Geometry
 from model import export
-from model.checkpoint import CheckpointMeta, Windowing, load_checkpoint, save_checkpoint
-from model.networks import CONFIGS, build_network
-from model.tcja import TCJA
+from model.checkpoint import Windowing, load_checkpoint
+from model.networks import CONFIGS
 from model.zoo import resolve_model
+from tests.fixtures import tiny_config, write_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "recordings" / "synthetic_demo_1.aedat4"
@@ -74,22 +74,9 @@ def test_shipped_small64_answers_exactly_as_spikingjelly(backend, cache, small64
 def paper_checkpoint(tmp_path_factory) -> Path:
     """dvs128_paper with random weights (seed 0), scaled so spikes reach the head; no weights are shipped."""
     cfg = CONFIGS["dvs128_paper"]
-    torch.manual_seed(0)
-    net = build_network(cfg)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.weight.data.fill_(4.0)
-            m.bias.data.fill_(0.8)
-        if isinstance(m, TCJA):
-            for p in m.parameters():
-                p.data *= 20
-    for p in net.fc.parameters():
-        p.data *= 40
-    meta = CheckpointMeta(tuple(f"c{i}" for i in range(cfg.n_classes)),
-                          Windowing(1_000_000, 100_000, "number", cfg.input_size, "native"), "random")
     path = tmp_path_factory.mktemp("paper") / "dvs128_paper_random.pt"
-    save_checkpoint(path, net, cfg, meta)
-    return path
+    return write_checkpoint(path, cfg, 0, "random", fc_scale=40,
+                            windowing=Windowing(1_000_000, 100_000, "number", cfg.input_size, "native"))
 
 
 @pytest.mark.slow
@@ -122,7 +109,6 @@ def test_soft_reset_lif_is_refused():
 
 @pytest.mark.skipif("onnxruntime" not in available_backends(), reason="onnxruntime not installed")
 def test_export_is_cached_by_checkpoint_hash(tmp_path, monkeypatch):
-    from tests.fixtures import tiny_config, write_checkpoint
 
     ckpt = write_checkpoint(tmp_path / "a.pt", tiny_config("tiny", (1, 2)), seed=0, trained_on="random")
     first = export.cached_onnx(ckpt, tmp_path / "cache")
