@@ -309,3 +309,13 @@ class Pipeline:
             self.slot.close()
         finally:
             self._done.set()
+
+
+def run_to_end(source: Source, engine) -> list[Prediction]:
+    """Every prediction of a recorded source played through the pipeline to its end (benchmarks, shipping)."""
+    preds: list[Prediction] = []
+    pipe = Pipeline(source, engine, on_result=preds.append)
+    pipe.start()
+    pipe.wait()
+    pipe.stop()
+    return preds

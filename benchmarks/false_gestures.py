@@ -28,18 +28,13 @@ def decisions(model: str | Path, path: Path) -> np.ndarray:
     import torch
 
     from app.inference import InferenceEngine
-    from app.pipeline import Pipeline
+    from app.pipeline import run_to_end
     from app.sources.open import open_file
 
     torch.set_num_threads(2)
     src = open_file(path)
     engine = InferenceEngine.from_checkpoint(model, device="cpu")
-    preds = []
-    pipe = Pipeline(src, engine, on_result=preds.append)
-    pipe.start()
-    pipe.wait()
-    pipe.stop()
-    return np.array([p.decision.index for p in preds], dtype=np.int64)
+    return np.array([p.decision.index for p in run_to_end(src, engine)], dtype=np.int64)
 
 
 def false_gestures(model: str | Path = "small64", folder: Path = REAL) -> dict:

@@ -41,18 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def demo_accuracy(checkpoint: Path, recordings: list[Path]) -> dict:
     """Windows wholly inside a labelled gesture: share decided correctly; idle windows: share "no gesture"."""
     from app.inference import InferenceEngine
-    from app.pipeline import Pipeline
+    from app.pipeline import run_to_end
     from app.sources.open import open_file
 
     right = total = idle_right = idle_total = 0
     for path in recordings:
         src = open_file(path)
         engine = InferenceEngine.from_checkpoint(checkpoint, device="cpu")
-        preds = []
-        pipe = Pipeline(src, engine, on_result=preds.append)
-        pipe.start()
-        pipe.wait()
-        pipe.stop()
+        preds = run_to_end(src, engine)
         lab = src.labels
         for p in preds:
             t0, t1 = p.t_end_us - engine.window_us, p.t_end_us - 1
