@@ -1,6 +1,7 @@
 """Realism of the simulator as judged by two networks trained only on REAL DVS128 Gesture
 recordings: the NeuroBench CSNN (``teacher.py``, the one calibration tunes on) and the
-SynSense Speck network (``speck.py``, never tuned on: the held-out judge).
+SynSense Speck network (``speck.py``, never tuned on: the held-out judge); and the pixel
+likeness to the real preview image (``model.simulator.likeness``, 0-1, classes 0-9).
 
     python -m benchmarks.realism --n 16 --split test      # per-class accuracy of both judges
 
@@ -20,10 +21,11 @@ import torch
 from model.simulator.realism import SPLIT_SEEDS, judge_all, simulate_split
 
 def table(res: dict) -> str:
-    names = list(next(iter(res.values()))["per_class"])
+    names = list(dict.fromkeys(c for r in res.values() for c in r["per_class"]))
+    cell = lambda r, c: f"{r['per_class'][c]:.0%}" if c in r["per_class"] else "–"
     rows = ["| class | " + " | ".join(res) + " |", "| --- |" + " --- |" * len(res)]
     for c in names:
-        rows.append(f"| {c} | " + " | ".join(f"{r['per_class'][c]:.0%}" for r in res.values()) + " |")
+        rows.append(f"| {c} | " + " | ".join(cell(r, c) for r in res.values()) + " |")
     rows.append("| **overall** | " + " | ".join(f"**{r['overall']:.1%}**" for r in res.values()) + " |")
     return "\n".join(rows)
 
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     samples, labels = simulate_split(args.split, args.n, args.duration, params, args.workers)
     t1 = time.perf_counter()
-    res = judge_all(samples, labels)
+    from model.simulator.calibrate import DEFAULT_PREVIEW
+    res = judge_all(samples, labels, preview=DEFAULT_PREVIEW if DEFAULT_PREVIEW.is_file() else None)
     print(f"{len(labels)} simulated {args.duration} s recordings, {args.split} seeds "
           f"(simulate {t1 - t0:.0f} s, judge {time.perf_counter() - t1:.0f} s)")
     print(table(res))

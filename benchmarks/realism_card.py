@@ -5,9 +5,10 @@
     python -m benchmarks.realism_card model/weights/small64.md --before before.json \\
         --after after.json --false false.json [--false-before false_before.json] [--image docs/...png]
 
-Replaces the card's "## Realism: the teacher" section by a table of both judges (NeuroBench
-teacher, tuned on through calibration, and the held-out Speck network) before and after,
-and adds "## Real scenes without a gesture". Every figure comes from the JSON files.
+Rebuilds the card from its "## Realism: ..." section up to "## Demo recordings": a table of
+the judges (NeuroBench teacher and pixel likeness, tuned on through calibration, and the
+held-out Speck network) before and after, "## Real scenes without a gesture", the held
+gesture, and an extra section. Every figure comes from the JSON files.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ def judges_section(before: dict | None, after: dict, image: str | None, calib: s
     cols = []
     if before:
         cols += [("teacher, before", before["teacher"]), ("Speck, before", before["speck"])]
+        if "likeness" in before:
+            cols.append(("pixel likeness, before", before["likeness"]))
     cols += [("teacher, now", after["teacher"]), ("Speck, now", after["speck"])]
+    if "likeness" in after:
+        cols.append(("pixel likeness, now", after["likeness"]))
     head = "| class | " + " | ".join(c for c, _ in cols) + " |\n| --- |" + " --- |" * len(cols)
-    rows = [f"| {n} | " + " | ".join(f"{r['per_class'][n]:.0%}" for _, r in cols) + " |" for n in names]
+    cell = lambda r, n: f"{r['per_class'][n]:.0%}" if n in r["per_class"] else "–"  # noqa: E731
+    rows = [f"| {n} | " + " | ".join(cell(r, n) for _, r in cols) + " |" for n in names]
     rows.append("| **all** | " + " | ".join(f"**{r['overall']:.1%}**" for _, r in cols) + " |")
     text = f"""## Realism: two judges trained on real recordings
 Two networks trained only on REAL DVS128 Gesture recordings classify simulated gestures; a
@@ -36,7 +42,10 @@ on (`python -m model.simulator.calibrate`, validation seeds only{', ' + calib if
 held-out check that the realism is real. Both judge {after['teacher']['n'] // 11} simulated {after.get('duration_s', 2.0):g} s recordings per
 class from TEST seeds never used in calibration (`python -m benchmarks.realism --split test
 --n {after['teacher']['n'] // 11}`). "before" is the simulator as shipped with the previous model (2026-11-27,
-same seeds).
+same seeds). The **pixel likeness** (0-100 %, classes 0-9; `model.simulator.likeness`) needs
+no network: it compares where each class's events fall, how much of the view they cover and
+how dense the background noise is with the real preview image (one real recording a class);
+calibration tuned on it too.
 
 {head}
 {chr(10).join(rows)}
@@ -102,14 +111,15 @@ def main(argv: list[str] | None = None) -> None:
         new += "\n" + held_section(load(args.held))
     if args.extra:
         new += "\n" + args.extra.read_text().strip() + "\n"
-    card, n = re.subn(r"## Realism: the teacher\n.*?(?=\n## )", lambda m: new.rstrip() + "\n", card, flags=re.S)
+    # everything from the realism section up to the demo recordings is rebuilt from the figures
+    card, n = re.subn(r"## Realism:[^\n]*\n.*?(?=\n## Demo recordings)", lambda m: new.rstrip() + "\n", card, flags=re.S)
     if args.data_section:
         text = args.data_section.read_text().strip() + "\n"
         card, m = re.subn(r"## Data\n.*?(?=\n## )", lambda _: text, card, flags=re.S)
         if m != 1:
             raise SystemExit("no '## Data' section in the card")
     if n != 1:
-        raise SystemExit("no '## Realism: the teacher' section in the card")
+        raise SystemExit("no '## Realism: ...' section before '## Demo recordings' in the card")
     args.card.write_text(card)
     print(f"updated {args.card}")
 

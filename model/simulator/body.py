@@ -33,7 +33,9 @@ IDLE = -1
 # +1: the class's angle grows (counter-clockwise on the image), -1: it falls (clockwise).
 ROTATION_SENSE = {3: +1.0, 4: -1.0, 5: +1.0, 6: -1.0}
 # Typical repetition rate of each gesture (Hz); scaled by SimParams.speed and per sample by 0.85-1.18.
-FREQ_HZ = {0: 2.2, 1: 2.0, 2: 2.0, 3: 1.0, 4: 1.0, 5: 1.0, 6: 1.0, 7: 1.8, 8: 2.2, 9: 3.2}
+FREQ_HZ = {0: 2.2, 1: 2.0, 2: 2.0, 7: 1.8, 8: 2.2, 9: 3.2}
+RECOIL = 0.04  # share of the hands' motion the whole body follows
+CIRCLE_HZ = 0.93  # arm circles (3-6): gives the real 525-567 deg in 1.45 s by the same measure; not scaled by SimParams.speed
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,9 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
         right, left = (arm, left) if cls == 1 else (right, arm)
     elif cls in (3, 4, 5, 6):  # arm circles: the whole straight arm swept around the shoulder
         sh = sh_r if cls in (3, 4) else sh_l
-        ph = _phase(rng, t, FREQ_HZ[cls] * speed, jitter=0.08)
+        # the real rate, measured (measure.rotation_degrees): 525-567 deg in 1.45 s;
+        # so arm circles do not follow SimParams.speed, only the per-sample spread
+        ph = _phase(rng, t, CIRCLE_HZ * speed / p.speed, jitter=0.08)
         a1 = ROTATION_SENSE[cls] * (ph + 0.25 * np.sin(ph))  # faster on the way down
         a2 = a1 + 0.12 * np.sin(a1) + 0.05 * wob[:, 0]
         arm = _arm_from_angles(sh, a1, a2, a2 + 0.1 * wob[:, 1], body)
@@ -206,12 +210,12 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
     elif cls == 7:  # arm roll: forearms horizontal in front of the chest, rolling round each other
         ph = _phase(rng, t, FREQ_HZ[cls] * speed) * rng.choice([-1.0, 1.0])
         c = np.stack([body.cx + rng.uniform(-3, 3) + 2 * wob[:, 0],
-                      body.shoulder_y + 0.85 * body.upper + rng.uniform(-4, 4) + 1.5 * wob[:, 1]], -1)
-        rx, ry = 6 * amp, 11 * amp
+                      body.shoulder_y + 1.05 * body.upper + rng.uniform(-4, 4) + 1.5 * wob[:, 1]], -1)
+        rx, ry = 6 * amp, 9 * amp
         for side, off in ((-1.0, 0.0), (1.0, np.pi)):
             sh = sh_r if side < 0 else sh_l
             wr = c + np.stack([side * 3 + col(rx)[:, 0] * np.cos(ph + off), col(ry)[:, 0] * np.sin(ph + off)], -1)
-            el = np.stack([wr[:, 0] + side * 0.95 * body.fore, wr[:, 1] + 3 + 0.8 * ry * np.sin(ph + off - 0.3)], -1)
+            el = np.stack([wr[:, 0] + side * 0.95 * body.fore, wr[:, 1] + 2 + 0.5 * ry * np.sin(ph + off - 0.3)], -1)
             arm = _arm(sh, el, wr, -side * np.pi / 2 + 0.2 * np.sin(ph + off), body)
             right, left = (arm, left) if side < 0 else (right, arm)
     elif cls == 8:  # air drums: both hands striking downwards at waist height
@@ -224,7 +228,7 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
             # the forearm swings in the plane facing the camera: raised (phi ~ 2 rad, hand above
             # the elbow) to struck (phi ~ 0.3 rad, hand far below); the image sees cos(phi)
             phi = 0.3 + 1.7 * np.minimum(amp, 1.3) * (1 - k)
-            d = np.stack([np.full_like(phi, -side * 0.3 * body.fore), body.fore * np.cos(phi)], -1)
+            d = np.stack([np.full_like(phi, -side * 0.45 * body.fore), body.fore * np.cos(phi)], -1)
             arm = _arm(sh, el, el + d, np.arctan2(d[:, 0], d[:, 1]), body)  # the hand continues the forearm
             right, left = (arm, left) if side < 0 else (right, arm)
     elif cls == 9:  # air guitar: right hand strumming low at the hip, left arm stretched out to the side
@@ -248,4 +252,8 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
             left = _arm_from_target(sh_l, wander(sh_l, 1), body, rng.choice([-1.0, 1.0]))
     elif cls != IDLE:
         raise ValueError(f"class index must be -1 (idle) or 0..10, got {cls}")
-    return Pose(neck=neck, head=head, hip=hip, right=right, left=left)
+    # the body gives a little as the arms swing (real recordings show the still body's outline
+    # firing in time with the gesture): everything shifts by a small share of the hands' motion
+    recoil = RECOIL * sum(a[2] - a[2].mean(0) for a in (right, left))
+    move = lambda a: tuple(j + recoil for j in a)  # noqa: E731
+    return Pose(neck=neck + recoil, head=head + recoil, hip=hip + recoil, right=move(right), left=move(left))

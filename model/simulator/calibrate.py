@@ -9,9 +9,11 @@ trial). Each trial simulates ``--n`` recordings of each of the 11 classes from t
 validation seeds (``model.simulator.realism.SPLIT_SEEDS['val']``: common random numbers, so trials
 differ only by their parameters) and scores them with the teacher:
 
-    score = 0.5 * accuracy + 0.5 * mean share of output spikes on the true class
+    teacher = 0.5 * accuracy + 0.5 * mean share of output spikes on the true class
+    score = 0.5 * teacher + 0.5 * likeness to the real preview (model.simulator.likeness)
 
-(the share is a smoother signal than accuracy at few samples). Every parameter stays inside
+(the share is a smoother signal than accuracy at few samples; the pixel likeness keeps the
+search from pleasing the network with something a real camera would not record). Every parameter stays inside
 its physical bounds, so the search cannot win with something unreal. The second judge (the
 Speck network) is never used here: it is the held-out check (``benchmarks.realism``), as is
 the test split of seeds.
@@ -33,10 +35,13 @@ from model.simulator.params import BOUNDS, CALIBRATED, SimParams
 # The parameters searched by default: those that set what the judges see most (size,
 # placement, speed, amplitude, event rate, noise, contrasts, sway, edge softness).
 SEARCHED = ("body_scale", "shoulder_y_px", "speed", "amplitude", "threshold", "noise_hz",
-            "texture_contrast", "body_contrast", "sway_px", "edge_px")
+            "texture_contrast", "body_contrast", "sway_px", "edge_px", "limb_width", "hand_size")
+DEFAULT_PREVIEW = Path(__file__).resolve().parents[3] / "shared" / "data" / "dvsgesture_real_preview.png"
 
 
-def score(params: SimParams, n: int, duration: float, workers: int, teacher) -> tuple[float, dict]:
+def score(params: SimParams, n: int, duration: float, workers: int, teacher,
+          real_preview: np.ndarray | None = None, likeness_weight: float = 0.5) -> tuple[float, dict]:
+    from model.simulator.likeness import likeness
     from model.simulator.realism import per_class, simulate_split
     from model.simulator.teacher import predict
 
@@ -44,7 +49,11 @@ def score(params: SimParams, n: int, duration: float, workers: int, teacher) -> 
     pred, counts = predict(teacher, samples)
     share = counts[np.arange(len(labels)), labels] / np.maximum(counts.sum(1), 1)
     res = per_class(pred, labels)
-    return 0.5 * res["overall"] + 0.5 * float(share.mean()), res
+    s = 0.5 * res["overall"] + 0.5 * float(share.mean())
+    if real_preview is not None:
+        res["likeness"] = likeness(real_preview, samples, labels)["overall"]
+        s = (1 - likeness_weight) * s + likeness_weight * res["likeness"]
+    return s, res
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout-min", type=float, default=None, help="stop starting trials after this")
     ap.add_argument("--search", nargs="+", default=list(SEARCHED), choices=list(BOUNDS),
                     help="parameters to search (the others stay at their current values)")
+    ap.add_argument("--preview", type=Path, default=DEFAULT_PREVIEW,
+                    help="real DVS128 Gesture preview image for the pixel likeness judge (none: teacher only)")
+    ap.add_argument("--likeness-weight", type=float, default=0.5, help="share of the likeness in the score")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("calibrated.json"))
     ap.add_argument("--log", type=Path, default=None, help="JSON lines of every trial")
     args = ap.parse_args(argv)
@@ -67,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     from model.simulator.teacher import Teacher
 
     teacher = Teacher.load()
+    real = None
+    if args.preview and args.preview.is_file():
+        from model.simulator.likeness import read_preview
+        real = read_preview(args.preview)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=args.seed, multivariate=True, n_startup_trials=5))
@@ -77,10 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     def objective(trial: optuna.Trial) -> float:
         p = SimParams(**{**asdict(CALIBRATED), **{k: trial.suggest_float(k, *BOUNDS[k][:2]) for k in args.search}})
         t0 = time.time()
-        s, res = score(p, args.n, args.duration, args.workers, teacher)
-        line = {"trial": trial.number, "score": s, "accuracy": res["overall"], "params": asdict(p),
+        s, res = score(p, args.n, args.duration, args.workers, teacher, real, args.likeness_weight)
+        line = {"trial": trial.number, "score": s, "accuracy": res["overall"], "likeness": res.get("likeness"),
+                "params": asdict(p),
                 "per_class": res["per_class"], "seconds": round(time.time() - t0)}
-        print(f"trial {trial.number}: score {s:.3f} accuracy {res['overall']:.3f} ({line['seconds']} s)", flush=True)
+        like = f" likeness {res['likeness']:.3f}" if "likeness" in res else ""
+        print(f"trial {trial.number}: score {s:.3f} accuracy {res['overall']:.3f}{like} ({line['seconds']} s)", flush=True)
         if log:
             log.write(json.dumps(line) + "\n")
             log.flush()

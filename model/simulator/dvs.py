@@ -52,7 +52,7 @@ class PixelParams:
             refractory_us=p.refractory_ms * 1e3 * rng.uniform(0.7, 1.4),
             jitter_us=rng.uniform(20.0, 200.0),
             noise_hz=rate,
-            noise_on_fraction=rng.uniform(0.55, 0.8),
+            noise_on_fraction=rng.uniform(0.8, 0.95),  # real DVS128 Gesture noise: about 9 in 10 ON
             lowpass_us=p.lowpass_ms * 1e3 * rng.uniform(0.7, 1.4),
         )
 

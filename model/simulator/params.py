@@ -57,8 +57,8 @@ class SimParams:
 
 # name: (low, high, unit). Bounds a real scene can have, not what a network might like.
 BOUNDS: dict[str, tuple[float, float, str]] = {
-    "body_scale": (0.8, 1.4, "x base body (a subject 1.2-2.5 m from a 128 px, 64 deg camera)"),
-    "shoulder_y_px": (36.0, 62.0, "px from the top"),
+    "body_scale": (0.8, 1.5, "x base body (a subject 1.2-2.5 m from a 128 px, 64 deg camera)"),
+    "shoulder_y_px": (36.0, 80.0, "px from the top (real preview: heads at rows 35-65)"),
     "limb_width": (0.75, 1.4, "x 5.5 px forearm radius"),
     "hand_size": (0.8, 1.3, "x 11 px hand length"),
     "speed": (0.7, 1.5, "x typical repetition rate"),
@@ -67,7 +67,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "threshold": (0.05, 0.4, "log intensity (DVS128 bias settings: about 0.05-0.4)"),
     "refractory_ms": (0.05, 3.0, "ms"),
     "lowpass_ms": (0.1, 8.0, "ms"),
-    "noise_hz": (0.05, 1.5, "Hz per pixel"),
+    "noise_hz": (0.01, 0.3, "Hz per pixel (real DVS128 Gesture preview: about 0.06, model.simulator.likeness)"),
     "edge_px": (0.5, 3.0, "px"),
     "texture_contrast": (0.0, 0.35, "relative"),
     "body_contrast": (0.2, 1.2, "log intensity"),

@@ -1,6 +1,7 @@
 """Realism as a number: simulated recordings from fixed seed splits, judged per class by
 networks trained only on real DVS128 Gesture recordings (``teacher``: the NeuroBench CSNN that
-calibration tunes on; ``speck``: the SynSense Speck network, never tuned on).
+calibration tunes on; ``speck``: the SynSense Speck network, never tuned on), and by pixels
+against the real preview image (``likeness``).
 
 ``val`` seeds are the ones ``model.simulator.calibrate`` tunes on; ``test`` seeds are never
 used for tuning.
@@ -46,9 +47,15 @@ def per_class(pred: np.ndarray, labels: np.ndarray) -> dict:
     return {"overall": float(np.mean(pred == labels)), "per_class": acc, "n": int(len(labels))}
 
 
-def judge_all(samples, labels, judges=("teacher", "speck")) -> dict:
-    """Per-class accuracy of each judge on the samples."""
+def judge_all(samples, labels, judges=("teacher", "speck"), preview=None) -> dict:
+    """Per-class accuracy of each judge on the samples; with ``preview`` (the real preview
+    image's path) also the pixel likeness (0-1) of classes 0-9 (``model.simulator.likeness``)."""
     out = {}
+    if preview is not None:
+        from model.simulator.likeness import likeness, read_preview
+        like = likeness(read_preview(preview), samples, labels)
+        out["likeness"] = {"overall": like["overall"], "n": int(np.sum(labels < 10)),
+                           "per_class": {CLASS_NAMES[c]: v["score"] for c, v in like["per_class"].items()}}
     if "teacher" in judges:
         from model.simulator.teacher import Teacher, predict
         out["teacher"] = per_class(predict(Teacher.load(), samples)[0], labels)

@@ -22,6 +22,7 @@ from model.simulator.params import CALIBRATED, SimParams
 
 SIZE = 128
 _MARGIN = 24  # background texture border, so shake and pans never sample outside it
+SHADING = 0.5  # a round limb or body darkens towards its silhouette by up to this (log units)
 STILL_TEXTURE = 0.3  # texture gain of the torso and head relative to the moving limbs
 _TEX = 256  # side of the random texture tile (cells of under a pixel, see render)
 
@@ -77,11 +78,15 @@ class Look:
         sgn = rng.choice([-1.0, 1.0], p=[0.6, 0.4])
         shirt = base * np.exp(sgn * p.body_contrast * rng.uniform(0.6, 1.4))
         skin = base * np.exp(rng.choice([-1.0, 1.0]) * p.body_contrast * rng.uniform(0.6, 1.4))
+        # hands and sleeves in front of the shirt stay visible (real arms over the torso are dense blobs)
+        skin = _apart(skin, shirt, rng.uniform(0.35, 0.9), rng)
+        sleeve = shirt * np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 0.5)) if rng.random() < 0.6 \
+            else skin * rng.uniform(0.6, 0.9)
         return cls(
             background=np.clip(bg, 0.02, 1.0).astype(np.float32),
             skin=float(np.clip(skin, 0.03, 1.0)),
             shirt=float(np.clip(shirt, 0.03, 1.0)),
-            sleeve=float(np.clip(shirt if rng.random() < 0.6 else skin * rng.uniform(0.6, 0.9), 0.03, 1.0)),
+            sleeve=float(np.clip(sleeve, 0.03, 1.0)),
             hair=float(np.clip(base * np.exp(-p.body_contrast * rng.uniform(0.6, 1.6)), 0.02, 1.0)),
             texture=_smooth_texture(rng, _TEX, rng.uniform(5.0, 9.0)),
             tex_scale=rng.uniform(0.6, 1.4, size=n_parts).astype(np.float32),
@@ -92,6 +97,17 @@ class Look:
             shake_px=rng.uniform(0.0, 0.08),
             eps=rng.uniform(0.02, 0.08),
         )
+
+
+def _apart(x: float, ref: float, gap: float, rng: np.random.Generator) -> float:
+    """``x`` moved, if needed, to at least ``gap`` log units from ``ref`` (away from it, or to a random side)."""
+    d = np.log(x / ref)
+    if abs(d) >= gap:
+        return x
+    side = np.sign(d) if d != 0 else rng.choice([-1.0, 1.0])
+    if np.clip(ref * np.exp(side * gap), 0.03, 1.0) != ref * np.exp(side * gap):
+        side = -side  # no room on that side below white / above black
+    return float(ref * np.exp(side * gap))
 
 
 def _hand_parts(wr: np.ndarray, tip: np.ndarray, body: Body, level: float) -> list:
@@ -142,7 +158,7 @@ def _capsule_alpha(a: np.ndarray, b: np.ndarray, r: float, edge: float, xs: np.n
     v = px * d[:, 1, None, None] - py * d[:, 0, None, None]
     uc = np.clip(u, 0, L[:, None, None])
     dist = np.sqrt((u - uc) ** 2 + v**2)
-    return np.clip((r - dist) / edge + 0.5, 0, 1), u, v
+    return np.clip((r - dist) / edge + 0.5, 0, 1), u, v, dist
 
 
 def _sample_texture(tex: np.ndarray, u: np.ndarray, v: np.ndarray, scale: float) -> np.ndarray:
@@ -184,9 +200,10 @@ def render(pose: Pose | None, body: Body | None, look: Look, t: np.ndarray, rng:
             hi = np.ceil(np.maximum(a_.max(0), b_.max(0)) + pad).astype(int).clip(0, SIZE)
             if lo[0] >= hi[0] or lo[1] >= hi[1]:
                 continue
-            alpha, u, v = _capsule_alpha(a_, b_, r, look.edge_px, grid[lo[0]:hi[0]], grid[lo[1]:hi[1]])
+            alpha, u, v, dist = _capsule_alpha(a_, b_, r, look.edge_px, grid[lo[0]:hi[0]], grid[lo[1]:hi[1]])
             scale = 0.5 * look.tex_scale[k % len(look.tex_scale)]  # px per cell: features of 2-6 px
-            tex = lvl * np.exp(gain * look.tex_contrast * _sample_texture(look.texture, u + 1000.0 + 17.0 * k, v + 1000.0 + 5.0 * k, scale))
+            tex = lvl * np.exp(gain * look.tex_contrast * _sample_texture(look.texture, u + 1000.0 + 17.0 * k, v + 1000.0 + 5.0 * k, scale)
+                               - SHADING * np.minimum(dist / r, 1.0) ** 2)
             win = img[:, lo[1]:hi[1], lo[0]:hi[0]]
             win += alpha * (tex - win)
         flick = 1 + look.flicker_amp * np.sin(2 * np.pi * look.flicker_hz * t[sl])

@@ -1,7 +1,8 @@
 """Negative scenes (label -1, "no gesture"): what a camera sees when nobody gestures.
 
 Kinds (``NEGATIVE_KINDS``, drawn with ``NEGATIVE_WEIGHTS``): a subject standing idle; a
-person walking across the view; objects moving through the scene (cars, boxes); a spinning
+person walking across the view; objects moving through the scene (boxes, balls); a street of
+small vehicles seen from afar; a spinning
 object (a fan, a disk with marks); the whole scene sliding past (camera motion) with a
 handheld shake; strong lighting flicker; an empty scene. Each returns what ``render`` needs:
 an optional pose and body, the objects, and changes to the sample's look.
@@ -17,8 +18,8 @@ from model.simulator.body import IDLE, Body, Pose, _arm_from_angles, _smooth_noi
 from model.simulator.params import SimParams
 from model.simulator.render import SIZE, Extra, Look
 
-NEGATIVE_KINDS = ("idle", "walker", "objects", "spinner", "pan", "flicker", "empty")
-NEGATIVE_WEIGHTS = (0.3, 0.15, 0.15, 0.1, 0.15, 0.1, 0.05)
+NEGATIVE_KINDS = ("idle", "walker", "objects", "traffic", "spinner", "pan", "flicker", "empty")
+NEGATIVE_WEIGHTS = (0.25, 0.12, 0.12, 0.15, 0.1, 0.12, 0.09, 0.05)
 
 
 def _walker(t: np.ndarray, rng: np.random.Generator, p: SimParams) -> tuple[Pose, Body]:
@@ -54,6 +55,23 @@ def _moving_objects(t: np.ndarray, rng: np.random.Generator, n: int, speed: tupl
     return out
 
 
+def _traffic(t: np.ndarray, rng: np.random.Generator, base: float) -> list[Extra]:
+    """A street seen from afar: 2-12 small vehicles in lanes, moving roughly horizontally at 10-120 px/s."""
+    out = []
+    lanes = rng.uniform(20, SIZE - 10, size=rng.integers(1, 4))
+    for _ in range(rng.integers(2, 13)):
+        y = rng.choice(lanes) + rng.normal(0, 3)
+        v = rng.uniform(10, 120) * rng.choice([-1.0, 1.0])
+        tilt = rng.normal(0, 0.12)
+        x = rng.uniform(-20, SIZE + 20) + (t - t.mean()) * v
+        pos = np.stack([x, y + (x - SIZE / 2) * tilt], -1)
+        half = rng.uniform(3, 14) / 2
+        d = half * np.array([np.cos(tilt), np.sin(tilt)])
+        out.append(Extra(a=pos - d, b=pos + d, r=float(rng.uniform(1.5, 5)),
+                         level=float(np.clip(base * np.exp(rng.choice([-1, 1]) * rng.uniform(0.3, 1.2)), 0.02, 1.0))))
+    return out
+
+
 def _spinner(t: np.ndarray, rng: np.random.Generator, base: float) -> list[Extra]:
     """A spinning object (a fan, a disk with marks or sectors): 1-8 bars turning about a centre at 0.5-5 Hz."""
     c = rng.uniform(20, SIZE - 20, 2)
@@ -85,6 +103,9 @@ def negative_scene(kind: str, t: np.ndarray, rng: np.random.Generator, p: SimPar
         pose, body = _walker(t, rng, p)
     elif kind == "objects":
         extras = _moving_objects(t, rng, int(rng.integers(1, 5)), (20, 150), False, base)
+    elif kind == "traffic":
+        extras = _traffic(t, rng, base)
+        look = replace(look, shake_px=rng.uniform(0.0, 0.4))
     elif kind == "spinner":
         extras = _spinner(t, rng, base)
     elif kind == "pan":
