@@ -79,6 +79,19 @@ def test_inspect_real_recordings(capsys, shared_data, name, events, width, heigh
         assert info["on_fraction"] == pytest.approx(on, abs=0.0006)
 
 
+def test_inspect_a_recording_of_nothing(capsys, tmp_path):
+    """A recording that received no events is a valid, empty file: inspect says 0 events."""
+    from app.sources.recorder import Recorder
+
+    path = tmp_path / "silent.aedat4"
+    Recorder(path, 128, 128).close()
+    code, out, err = run(capsys, "inspect", str(path))
+    assert code == 0, err
+    info = json.loads(out)
+    assert (info["events"], info["width"], info["height"], info["on_fraction"]) == (0, 128, 128, None)
+    assert "silent.aedat4: the recording holds no events" in err
+
+
 def test_bad_inputs_exit_non_zero_with_one_line(capsys, files, shared_data, tmp_path):
     noise = tmp_path / "noise.aedat4"
     noise.write_bytes(np.random.default_rng(0).bytes(5000))

@@ -111,11 +111,10 @@ def test_aedat4_write_then_read_is_exact(n, seed, compression, width, height):
     ev = make_events(t, rng.integers(0, width, n), rng.integers(0, height, n), rng.integers(0, 2, n))
     path = _file(b"", ".aedat4")
     write_aedat4(path, ev, width, height, compression=compression)
-    if n == 0:
-        with pytest.raises(SourceError, match="holds no data"):
-            Aedat4Source(path)
-        return
     src = Aedat4Source(path)
+    if n == 0:
+        assert len(src.read_all()) == 0 and any("holds no events" in w for w in src.warnings)
+        return
     assert (src.width, src.height) == (width, height)
     got = src.read_all()
     for name in ("timestamp", "x", "y", "polarity"):

@@ -41,10 +41,15 @@ class Aedat4Source(FileSource):
         idx = f.index
         self._recovered = bool(idx.warnings)
         if len(idx.counts) == 0:
-            f.close()
             if self._recovered:
+                f.close()
                 raise SourceError(f"{self.name}: the file is truncated before its first complete packet")
-            raise SourceError(f"{self.name}: the file holds no data (cut off before anything was saved?)")
+            # a whole file that received no events (a recording of a silent camera): valid, empty
+            self.start_us = self.end_us = 0
+            self._pos = 0
+            self.warnings.append(f"{self.name}: the recording holds no events "
+                                 "(nothing was recorded, or it was cut off before anything was saved)")
+            return
         self.start_us, self.end_us = int(idx.t_first[0]), int(idx.t_last[-1])
         self._pos = self.start_us
         seconds = f"{(self.end_us - self.start_us) / 1e6:.3f}"
