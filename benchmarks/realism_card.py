@@ -33,7 +33,7 @@ def judges_section(before: dict | None, after: dict, image: str | None, calib: s
     cell = lambda r, n: f"{r['per_class'][n]:.0%}" if n in r["per_class"] else "–"  # noqa: E731
     rows = [f"| {n} | " + " | ".join(cell(r, n) for _, r in cols) + " |" for n in names]
     rows.append("| **all** | " + " | ".join(f"**{r['overall']:.1%}**" for _, r in cols) + " |")
-    text = f"""## Realism: two judges trained on real recordings
+    text = f"""## Realism: judges built from real recordings
 Two networks trained only on REAL DVS128 Gesture recordings classify simulated gestures; a
 simulated gesture they recognise looks like the real thing. The **NeuroBench teacher** (CSNN,
 reported 86.4 % on the real test set) is the one the simulator's parameters were calibrated
@@ -41,8 +41,7 @@ on (`python -m model.simulator.calibrate`, validation seeds only{', ' + calib if
 **Speck network** (sinabs, run quantised as on the chip) was never used for tuning: it is the
 held-out check that the realism is real. Both judge {after['teacher']['n'] // 11} simulated {after.get('duration_s', 2.0):g} s recordings per
 class from TEST seeds never used in calibration (`python -m benchmarks.realism --split test
---n {after['teacher']['n'] // 11}`). "before" is the simulator as shipped with the previous model (2026-11-27,
-same seeds). The **pixel likeness** (0-100 %, classes 0-9; `model.simulator.likeness`) needs
+--n {after['teacher']['n'] // 11}`). "before" is the simulator of 2026-11-27 (same seeds). The **pixel likeness** (0-100 %, classes 0-9; `model.simulator.likeness`) needs
 no network: it compares where each class's events fall, how much of the view they cover and
 how dense the background noise is with the real preview image (one real recording a class);
 calibration tuned on it too.
@@ -69,8 +68,8 @@ Real DAVIS recordings in `../shared/data/real` with no person in them (cars in a
 a camera moving over boxes, a rotating disk), played through the app's pipeline (1 s window
 every 100 ms; `python -m benchmarks.false_gestures`): **{false['gesture_0_9']} of {false['windows']} windows
 ({false['rate_0_9']:.0%}) name a gesture 0-9** ({false['rate_0_10']:.0%} counting `other_gestures`): {line(false)}.
-{b}The negative scenes the model was trained on (people walking, moving objects, spinning
-objects, camera motion, flicker) were chosen knowing what these recordings show, so this
+{b}The negative scenes the model was trained on (people walking, moving objects, street
+traffic seen from afar, spinning objects, camera motion, flicker) were chosen knowing what these recordings show, so this
 is a check of those scene types, not a blind test.
 """
 
