@@ -109,14 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 lat, latencies[:] = np.array(latencies), []
             skipped = pipe.skipped
-            sample = {
-                "t_s": round(time.monotonic() - t_start, 1),
-                "rss_mib": round(rss_mib(), 1),
-                "windows": int(len(lat)),
-                "skipped": int(skipped - last_skipped),
-                "latency_p50_ms": round(float(np.median(lat)), 1) if len(lat) else float("nan"),
-                "latency_p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else float("nan"),
-            }
+            sample = _sample(time.monotonic() - t_start, lat, skipped - last_skipped)
             last_skipped = skipped
             samples.append(sample)
             print(json.dumps(sample), flush=True)
@@ -124,11 +117,27 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         pipe.stop()
+    _print_verdict(samples)
+    return 0
+
+
+def _sample(t_s: float, lat: np.ndarray, skipped: int) -> dict:
+    """One sample line: elapsed time, memory, windows, skipped windows, latency percentiles."""
+    return {
+        "t_s": round(t_s, 1),
+        "rss_mib": round(rss_mib(), 1),
+        "windows": int(len(lat)),
+        "skipped": int(skipped),
+        "latency_p50_ms": round(float(np.median(lat)), 1) if len(lat) else float("nan"),
+        "latency_p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else float("nan"),
+    }
+
+
+def _print_verdict(samples: list[dict]) -> None:
     if len(samples) >= 3:
         v = verdict(samples)
         print(json.dumps({"verdict": v, "samples": len(samples),
                           "anything_grows": any(x["grows"] for x in v.values())}), flush=True)
-    return 0
 
 
 def soak_gui(args) -> int:
@@ -171,15 +180,8 @@ def soak_gui(args) -> int:
                 break
             lat = np.array([p.latency_ms for p in list(pipe.history) if p.t_done >= last])
             skipped = pipe.skipped
-            sample = {
-                "t_s": round(now - t_start, 1),
-                "rss_mib": round(rss_mib(), 1),
-                "windows": int(len(lat)),
-                "skipped": int(skipped - last_skipped),
-                "latency_p50_ms": round(float(np.median(lat)), 1) if len(lat) else float("nan"),
-                "latency_p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else float("nan"),
-                "redraws_per_s": round((win.redraws - last_redraws) / (now - last), 1),
-            }
+            sample = _sample(now - t_start, lat, skipped - last_skipped)
+            sample["redraws_per_s"] = round((win.redraws - last_redraws) / (now - last), 1)
             last, last_skipped, last_redraws = now, skipped, win.redraws
             samples.append(sample)
             print(json.dumps(sample), flush=True)
@@ -187,10 +189,7 @@ def soak_gui(args) -> int:
         pass
     finally:
         win.close()
-    if len(samples) >= 3:
-        v = verdict(samples)
-        print(json.dumps({"verdict": v, "samples": len(samples),
-                          "anything_grows": any(x["grows"] for x in v.values())}), flush=True)
+    _print_verdict(samples)
     return 0
 
 
