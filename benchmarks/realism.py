@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     samples, labels = simulate_split(args.split, args.n, args.duration, params, args.workers)
     t1 = time.perf_counter()
-    from model.simulator.calibrate import DEFAULT_PREVIEW
-    res = judge_all(samples, labels, preview=DEFAULT_PREVIEW if DEFAULT_PREVIEW.is_file() else None)
+    from model.simulator.likeness import PREVIEW_PATH
+    res = judge_all(samples, labels, preview=PREVIEW_PATH if PREVIEW_PATH.is_file() else None)
     print(f"{len(labels)} simulated {args.duration} s recordings, {args.split} seeds "
           f"(simulate {t1 - t0:.0f} s, judge {time.perf_counter() - t1:.0f} s)")
     print(table(res))

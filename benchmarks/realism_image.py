@@ -14,8 +14,8 @@ import numpy as np
 
 from eventcore.labels import CLASS_NAMES
 from model.simulator.generate import generate_sample
+from model.simulator.likeness import PREVIEW_PATH as REAL
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "dvsgesture_real_preview.png"
 
 
 def slices_image(events: np.ndarray, n: int = 5, span_us: int = 1_450_000, size: int = 128) -> np.ndarray:

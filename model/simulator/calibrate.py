@@ -30,13 +30,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.simulator.likeness import PREVIEW_PATH
 from model.simulator.params import BOUNDS, CALIBRATED, SimParams
 
 # The parameters searched by default: those that set what the judges see most (size,
 # placement, speed, amplitude, event rate, noise, contrasts, sway, edge softness).
 SEARCHED = ("body_scale", "shoulder_y_px", "speed", "amplitude", "threshold", "noise_hz",
             "texture_contrast", "body_contrast", "sway_px", "edge_px", "limb_width", "hand_size")
-DEFAULT_PREVIEW = Path(__file__).resolve().parents[3] / "shared" / "data" / "dvsgesture_real_preview.png"
 
 
 def score(params: SimParams, n: int, duration: float, workers: int, teacher,
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout-min", type=float, default=None, help="stop starting trials after this")
     ap.add_argument("--search", nargs="+", default=list(SEARCHED), choices=list(BOUNDS),
                     help="parameters to search (the others stay at their current values)")
-    ap.add_argument("--preview", type=Path, default=DEFAULT_PREVIEW,
+    ap.add_argument("--preview", type=Path, default=PREVIEW_PATH,
                     help="real DVS128 Gesture preview image for the pixel likeness judge (none: teacher only)")
     ap.add_argument("--likeness-weight", type=float, default=0.5, help="share of the likeness in the score")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("calibrated.json"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+PREVIEW_PATH = Path(__file__).resolve().parents[3] / "shared" / "data" / "dvsgesture_real_preview.png"
 N_SLICES = 5
 SLICE_US = 290_000
 SIZE = 128

@@ -6,9 +6,9 @@ so a moving limb leaves a soft trailing edge, not a hard line) carrying a smooth
 texture in its own coordinates (along / across the segment): low-contrast clothing folds and
 skin shading that move with the limb and produce events inside it, with no periodic pattern.
 Hands are a palm and four fingers plus a thumb, the densest event source of a moving arm.
-Round parts darken towards their silhouette (``SHADING``), and hands and sleeves differ from
-the shirt by at least 0.2-0.35 log units, so an arm moving in front of the torso fires as
-densely as in real recordings.
+Round parts darken towards their silhouette (``SHADING``), hands differ from the shirt by at
+least 0.35 log units and shirt sleeves by 0.2-0.5, so an arm moving in front of the torso
+fires as densely as in real recordings.
 Camera shake (or a slow pan) moves everything, lighting flicker scales the whole image.
 Output ``log(I + eps)`` [F, H, W] float32.
 """

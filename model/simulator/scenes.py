@@ -2,10 +2,10 @@
 
 Kinds (``NEGATIVE_KINDS``, drawn with ``NEGATIVE_WEIGHTS``): a subject standing idle; a
 person walking across the view; objects moving through the scene (boxes, balls); a street of
-small vehicles seen from afar; a spinning
-object (a fan, a disk with marks); the whole scene sliding past (camera motion) with a
-handheld shake; strong lighting flicker; an empty scene. Each returns what ``render`` needs:
-an optional pose and body, the objects, and changes to the sample's look.
+small vehicles seen from afar; a spinning object (a fan, a disk with marks); the whole scene
+sliding past (camera motion) with a handheld shake; strong lighting flicker; an empty scene.
+Each returns what ``render`` needs: an optional pose and body, the objects, and changes to
+the sample's look.
 """
 
 from __future__ import annotations
