@@ -5,6 +5,9 @@ likeness to the real preview image (``model.simulator.likeness``, 0-1, classes 0
 
     python -m benchmarks.realism --n 16 --split test      # per-class accuracy of both judges
 
+Network judges' accuracies carry 95 % Wilson intervals: with 16 recordings a class, a
+per-class figure is uncertain by about +-20 points, so "no class below 40 %" is read with them.
+
 Samples are ``--duration`` s simulated recordings from seeds of the chosen split: ``val``
 seeds are the ones ``model.simulator.calibrate`` tunes on, ``test`` seeds are never used
 for tuning. Needs ``../shared/data/teacher`` (skips with a message when absent).
@@ -20,13 +23,21 @@ import torch
 
 from model.simulator.realism import SPLIT_SEEDS, judge_all, simulate_split
 
+def _pct(r: dict, c: str | None) -> str:
+    v = r["overall"] if c is None else r["per_class"].get(c)
+    if v is None:
+        return "–"
+    ci = r.get("interval") if c is None else r.get("per_class_interval", {}).get(c)
+    return f"{v:.0%}" + (f" ({ci[0]:.0%}-{ci[1]:.0%})" if ci else "")
+
+
 def table(res: dict) -> str:
+    """Markdown table: one row per class, one column per judge; accuracies with 95 % Wilson intervals."""
     names = list(dict.fromkeys(c for r in res.values() for c in r["per_class"]))
-    cell = lambda r, c: f"{r['per_class'][c]:.0%}" if c in r["per_class"] else "–"
     rows = ["| class | " + " | ".join(res) + " |", "| --- |" + " --- |" * len(res)]
     for c in names:
-        rows.append(f"| {c} | " + " | ".join(cell(r, c) for r in res.values()) + " |")
-    rows.append("| **overall** | " + " | ".join(f"**{r['overall']:.1%}**" for r in res.values()) + " |")
+        rows.append(f"| {c} | " + " | ".join(_pct(r, c) for r in res.values()) + " |")
+    rows.append("| **overall** | " + " | ".join(f"**{_pct(r, None)}**" for r in res.values()) + " |")
     return "\n".join(rows)
 
 

@@ -246,3 +246,54 @@ def torch_equal_round(w) -> bool:
     import torch
 
     return bool(torch.equal(w, torch.round(w)))
+
+
+def test_judge_accuracies_carry_wilson_intervals():
+    from model.simulator.realism import per_class, wilson
+
+    lo, hi = wilson(8, 16)  # 50 % from 16 recordings: anything from about 28 % to 72 %
+    assert 0.27 < lo < 0.29 and 0.71 < hi < 0.73
+    assert wilson(0, 16)[0] == 0.0 and wilson(16, 16)[1] == 1.0 and wilson(16, 16)[0] > 0.8
+    assert wilson(80, 160)[1] - wilson(80, 160)[0] < hi - lo  # more recordings, a narrower interval
+    labels = np.repeat([3, 5], 4)
+    res = per_class(np.array([3, 3, 3, 4, 5, 6, 6, 6]), labels)
+    assert res["per_class"]["right_arm_clockwise"] == 0.75 and res["per_class"]["left_arm_clockwise"] == 0.25
+    assert res["per_class_interval"]["left_arm_clockwise"] == wilson(1, 4)
+    assert res["overall"] == 0.5 and res["interval"] == wilson(4, 8)
+
+
+def test_real_arm_circles_lead_with_off(shared_data):
+    """Measured on the real 60 ms slices of DVS128 Gesture arm circles: the moving arm's OFF
+    edge leads its ON edge (the arm is darker than the room behind it)."""
+    from model.simulator.measure import leading_polarity, sheet_slices
+
+    lead = np.concatenate([leading_polarity(sheet_slices(shared_data / "real_vs_sim_2026-11-30.png", c),
+                                            "left" if c in (3, 4) else "right", ccw=c in (3, 5)) for c in (3, 4, 5, 6)])
+    assert len(lead) == 24 and np.mean(lead > 0) >= 0.75 and lead.mean() > 2, lead
+
+
+def test_simulated_arm_circles_lead_with_off_as_in_real_recordings():
+    from model.simulator.measure import event_slices, leading_polarity
+
+    lead = np.concatenate([leading_polarity(event_slices(generate_sample(c, 1.5, seed)[0]),
+                                            "left" if c in (3, 4) else "right", ccw=c in (3, 5))
+                           for c in (3, 4, 5, 6) for seed in (2, 3)])
+    assert np.mean(lead > 0) >= 0.65 and lead.mean() > 1, lead
+
+
+def test_leading_polarity_tells_which_edge_leads():
+    """A blob circling counter-clockwise on the image with its OFF half in front measures
+    positive; with the halves swapped, or turning the other way, negative."""
+    from model.simulator.measure import leading_polarity
+
+    yy, xx = np.mgrid[-6:7, -6:7]
+    slices = []
+    for a in np.linspace(0, 2 * np.pi, 6, endpoint=False):
+        c = np.array([40 + 25 * np.cos(a), 64 + 25 * np.sin(a)])
+        tangent = np.array([np.sin(a), -np.cos(a)])  # counter-clockwise on the displayed image (y down)
+        x, y = (c[0] + xx).ravel().astype(int), (c[1] + yy).ravel().astype(int)
+        on = (xx.ravel() * tangent[0] + yy.ravel() * tangent[1]) < 0  # ON behind, OFF ahead
+        slices.append((x, y, on))
+    assert np.all(leading_polarity(slices, "left", ccw=True) > 3)
+    assert np.all(leading_polarity([(x, y, ~on) for x, y, on in slices], "left", ccw=True) < -3)
+    assert np.all(leading_polarity(slices, "left", ccw=False) < -3)

@@ -30,6 +30,8 @@ class SimParams:
     edge_px: float = 1.2  # width of the soft edge of body parts (px)
     texture_contrast: float = 0.2  # clothing / skin detail, relative intensity modulation
     body_contrast: float = 0.7  # |log| intensity difference subject vs background, typical
+    skin_dark_share: float = 0.5  # share of subjects whose skin is darker than the background
+    shirt_dark_share: float = 0.6  # share of subjects whose shirt is darker than the background
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
@@ -71,6 +73,8 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "edge_px": (0.5, 3.0, "px"),
     "texture_contrast": (0.0, 0.35, "relative"),
     "body_contrast": (0.2, 1.2, "log intensity"),
+    "skin_dark_share": (0.0, 1.0, "share of subjects (DVS128 Gesture: arms darker than the room, measure.leading_polarity)"),
+    "shirt_dark_share": (0.0, 1.0, "share of subjects"),
 }
 
 DEFAULT = SimParams()
