@@ -19,7 +19,18 @@ import re
 from pathlib import Path
 
 
-def judges_section(before: dict | None, after: dict, image: str | None, calib: str | None) -> str:
+def _cell(r: dict, name: str | None, spread: bool) -> str:
+    """An accuracy, with its 95 % Wilson interval when ``spread`` and the figures carry one."""
+    v = r["overall"] if name is None else r["per_class"].get(name)
+    if v is None:
+        return "–"
+    ci = r.get("interval") if name is None else r.get("per_class_interval", {}).get(name)
+    text = f"{v:.1%}" if name is None else f"{v:.0%}"
+    return text + (f" ({ci[0]:.0%}-{ci[1]:.0%})" if spread and ci else "")
+
+
+def judges_section(before: dict | None, after: dict, image: str | None, calib: str | None,
+                   before_label: str = "the simulator of 2026-11-27") -> str:
     names = list(after["teacher"]["per_class"])
     cols = []
     if before:
@@ -30,9 +41,9 @@ def judges_section(before: dict | None, after: dict, image: str | None, calib: s
     if "likeness" in after:
         cols.append(("pixel likeness, now", after["likeness"]))
     head = "| class | " + " | ".join(c for c, _ in cols) + " |\n| --- |" + " --- |" * len(cols)
-    cell = lambda r, n: f"{r['per_class'][n]:.0%}" if n in r["per_class"] else "–"  # noqa: E731
-    rows = [f"| {n} | " + " | ".join(cell(r, n) for _, r in cols) + " |" for n in names]
-    rows.append("| **all** | " + " | ".join(f"**{r['overall']:.1%}**" for _, r in cols) + " |")
+    spread = lambda c: c.startswith("teacher, now")  # noqa: E731
+    rows = [f"| {n} | " + " | ".join(_cell(r, n, spread(c)) for c, r in cols) + " |" for n in names]
+    rows.append("| **all** | " + " | ".join(f"**{_cell(r, None, spread(c))}**" for c, r in cols) + " |")
     text = f"""## Realism: judges built from real recordings
 Two networks trained only on REAL DVS128 Gesture recordings classify simulated gestures; a
 simulated gesture they recognise looks like the real thing. The **NeuroBench teacher** (CSNN,
@@ -41,7 +52,9 @@ on (`python -m model.simulator.calibrate`, validation seeds only{', ' + calib if
 **Speck network** (sinabs, run quantised as on the chip) was never used for tuning: it is the
 held-out check that the realism is real. Both judge {after['teacher']['n'] // 11} simulated {after.get('duration_s', 2.0):g} s recordings per
 class from TEST seeds never used in calibration (`python -m benchmarks.realism --split test
---n {after['teacher']['n'] // 11}`). "before" is the simulator of 2026-11-27 (same seeds). The **pixel likeness** (0-100 %, classes 0-9; `model.simulator.likeness`) needs
+--n {after['teacher']['n'] // 11}`). "before" is {before_label} (same seeds). The teacher's figures
+now carry 95 % Wilson intervals (16 recordings a class leave a class figure uncertain by about
++-20 points). The **pixel likeness** (0-100 %, classes 0-9; `model.simulator.likeness`) needs
 no network: it compares where each class's events fall, how much of the view they cover and
 how dense the background noise is with the real preview image (one real recording a class);
 calibration tuned on it too.
@@ -96,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--before", type=Path)
     ap.add_argument("--false", type=Path, required=True)
     ap.add_argument("--false-before", type=Path)
+    ap.add_argument("--before-label", default="the simulator of 2026-11-27", help="what --before measured")
     ap.add_argument("--image")
     ap.add_argument("--calib", help="a note on the calibration run (trials, time)")
     ap.add_argument("--held", type=Path, help="JSON of benchmarks.held_gesture")
@@ -104,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
     card = args.card.read_text()
-    new = judges_section(load(args.before), load(args.after), args.image, args.calib)
+    new = judges_section(load(args.before), load(args.after), args.image, args.calib, args.before_label)
     new += "\n" + false_section(load(args.false), load(args.false_before))
     if args.held:
         new += "\n" + held_section(load(args.held))

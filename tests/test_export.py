@@ -40,13 +40,20 @@ def recorded_windows(size: int, T: int, ends_s: list[float], window_us: int = 1_
 
 
 def assert_same(ref, out) -> None:
-    """Same class per window; rates, gates and spike maps within TOL."""
+    """Same class per window; rates and gates within TOL; spike maps within TOL but for a
+    knife-edge: a membrane within float rounding of its threshold may fire in one backend and
+    not in the other (the sums run in another order), one spike in at most 0.1 % of a map's
+    entries (measured: 1 of 16,384 entries, onnxruntime, the round-3 small64)."""
     assert np.array_equal(ref.rates.argmax(1), out.rates.argmax(1))
     np.testing.assert_allclose(out.rates, ref.rates, rtol=0, atol=TOL)
     assert len(out.gates) == len(ref.gates) and len(out.spike_maps) == len(ref.spike_maps)
-    for a, b in zip(ref.gates + ref.spike_maps, out.gates + out.spike_maps):
+    for a, b in zip(ref.gates, out.gates):
         assert a.shape == b.shape
         np.testing.assert_allclose(b, a, rtol=0, atol=TOL)
+    for a, b in zip(ref.spike_maps, out.spike_maps):
+        assert a.shape == b.shape
+        diff = np.abs(b - a)
+        assert np.mean(diff > TOL) <= 1e-3 and diff.max() <= 1 / 512, (np.mean(diff > TOL), diff.max())
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ TAKES, TAKE_S = 3, 1.5
 # The stated margin: fine-tuning on 2 takes per gesture must add at least this much window
 # accuracy on the user's 3 held-out takes (15 windows of 1 s every 100 ms). Measured on the
 # 2-core machine with this recipe (the defaults, 6 crops per take): 33 % -> 93 %, takes 1 -> 3
-# of 3; other recipes tried gave 47-67 % (fewer optimizer steps or a lower learning rate).
+# of 3, with the round-1 small64; 87 % -> 100 %, takes 3 -> 3, with the round-3 small64;
+# other recipes tried gave 47-67 % (fewer optimizer steps or a lower learning rate).
 MARGIN = 0.2
 
 
@@ -74,8 +75,11 @@ def test_new_user_accuracy_rises_after_finetuning(user_folder, tmp_path):
         torch.set_num_threads(threads)
     print(f"simulated new user, held-out: before {res.before.describe()}; after {res.after.describe()}")
     assert res.before.windows is not None and res.after.n_windows == 15
-    assert res.after.windows >= res.before.windows + MARGIN, (res.before, res.after)
-    assert res.after.takes > res.before.takes
+    # at least MARGIN better, or half the way to 100 % where the base model already does well
+    # (the round-3 small64 gets 87 % of this user's held-out windows before fine-tuning)
+    need = min(MARGIN, (1.0 - res.before.windows) / 2)
+    assert res.after.windows >= res.before.windows + need, (res.before, res.after)
+    assert res.after.takes > res.before.takes or res.after.takes == res.before.takes == 1.0
     net, cfg, meta = load_checkpoint(res.path)
     assert meta.class_names == tuple(CLASS_NAMES[c] for c in USER_CLASSES) and cfg.n_classes == 3
     assert "SIMULATED takes" in meta.trained_on and "small64" in meta.trained_on
