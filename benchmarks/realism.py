@@ -23,12 +23,16 @@ import torch
 
 from model.simulator.realism import SPLIT_SEEDS, judge_all, simulate_split
 
-def _pct(r: dict, c: str | None) -> str:
-    v = r["overall"] if c is None else r["per_class"].get(c)
+
+def accuracy_cell(r: dict, name: str | None, spread: bool = True) -> str:
+    """One judge's accuracy on class ``name`` (None: overall), with its 95 % Wilson interval
+    when ``spread`` and the figures carry one; "–" where the judge has no figure."""
+    v = r["overall"] if name is None else r["per_class"].get(name)
     if v is None:
         return "–"
-    ci = r.get("interval") if c is None else r.get("per_class_interval", {}).get(c)
-    return f"{v:.0%}" + (f" ({ci[0]:.0%}-{ci[1]:.0%})" if ci else "")
+    ci = r.get("interval") if name is None else r.get("per_class_interval", {}).get(name)
+    text = f"{v:.1%}" if name is None else f"{v:.0%}"
+    return text + (f" ({ci[0]:.0%}-{ci[1]:.0%})" if spread and ci else "")
 
 
 def table(res: dict) -> str:
@@ -36,8 +40,8 @@ def table(res: dict) -> str:
     names = list(dict.fromkeys(c for r in res.values() for c in r["per_class"]))
     rows = ["| class | " + " | ".join(res) + " |", "| --- |" + " --- |" * len(res)]
     for c in names:
-        rows.append(f"| {c} | " + " | ".join(_pct(r, c) for r in res.values()) + " |")
-    rows.append("| **overall** | " + " | ".join(f"**{_pct(r, None)}**" for r in res.values()) + " |")
+        rows.append(f"| {c} | " + " | ".join(accuracy_cell(r, c) for r in res.values()) + " |")
+    rows.append("| **overall** | " + " | ".join(f"**{accuracy_cell(r, None)}**" for r in res.values()) + " |")
     return "\n".join(rows)
 
 

@@ -18,15 +18,7 @@ import json
 import re
 from pathlib import Path
 
-
-def _cell(r: dict, name: str | None, spread: bool) -> str:
-    """An accuracy, with its 95 % Wilson interval when ``spread`` and the figures carry one."""
-    v = r["overall"] if name is None else r["per_class"].get(name)
-    if v is None:
-        return "–"
-    ci = r.get("interval") if name is None else r.get("per_class_interval", {}).get(name)
-    text = f"{v:.1%}" if name is None else f"{v:.0%}"
-    return text + (f" ({ci[0]:.0%}-{ci[1]:.0%})" if spread and ci else "")
+from benchmarks.realism import accuracy_cell
 
 
 def judges_section(before: dict | None, after: dict, image: str | None, calib: str | None,
@@ -42,8 +34,8 @@ def judges_section(before: dict | None, after: dict, image: str | None, calib: s
         cols.append(("pixel likeness, now", after["likeness"]))
     head = "| class | " + " | ".join(c for c, _ in cols) + " |\n| --- |" + " --- |" * len(cols)
     spread = lambda c: c.startswith("teacher, now")  # noqa: E731
-    rows = [f"| {n} | " + " | ".join(_cell(r, n, spread(c)) for c, r in cols) + " |" for n in names]
-    rows.append("| **all** | " + " | ".join(f"**{_cell(r, None, spread(c))}**" for c, r in cols) + " |")
+    rows = [f"| {n} | " + " | ".join(accuracy_cell(r, n, spread(c)) for c, r in cols) + " |" for n in names]
+    rows.append("| **all** | " + " | ".join(f"**{accuracy_cell(r, None, spread(c))}**" for c, r in cols) + " |")
     text = f"""## Realism: judges built from real recordings
 Two networks trained only on REAL DVS128 Gesture recordings classify simulated gestures; a
 simulated gesture they recognise looks like the real thing. The **NeuroBench teacher** (CSNN,

@@ -264,7 +264,7 @@ def test_judge_accuracies_carry_wilson_intervals():
 
 def test_real_arm_circles_lead_with_off(shared_data):
     """Measured on the real 60 ms slices of DVS128 Gesture arm circles: the moving arm's OFF
-    edge leads its ON edge (the arm is darker than the room behind it)."""
+    edge leads its ON edge (as a darker arm's, or a shaded round limb's, would)."""
     from model.simulator.measure import leading_polarity, sheet_slices
 
     lead = np.concatenate([leading_polarity(sheet_slices(shared_data / "real_vs_sim_2026-11-30.png", c),

@@ -28,7 +28,6 @@ def rotation_degrees(events: np.ndarray, side: str, bin_us: int = 20_000, span_u
     return float(np.degrees(ang[-1] - ang[0])) if len(ang) > 1 else 0.0
 
 
-
 def _dense(x: np.ndarray, y: np.ndarray, box: int, frac: float) -> np.ndarray:
     """Mask of events whose ``box`` x ``box`` neighbourhood is more than ``frac`` occupied (the swept blob)."""
     occ = np.zeros((128 + box, 128 + box))
@@ -48,8 +47,9 @@ def leading_polarity(slices: list[tuple[np.ndarray, np.ndarray, np.ndarray]], si
     ``ccw``: the arm turns counter-clockwise on the displayed image (x right, y down). The
     rotation centre is the mean of the slices' arm centroids; a slice's motion direction is
     the tangent there. Positive = the OFF edge leads, as when an arm darker than what it
-    moves over (or a round limb shaded darker towards its silhouette) arrives. Real DVS128 Gesture arm circles lead with OFF in 21 of 24 slices (mean +4.4 px; the
-    60 ms slices of ``real_vs_sim_2026-11-30.png``, ``sheet_slices``).
+    moves over (or a round limb shaded darker towards its silhouette) arrives. Real DVS128
+    Gesture arm circles lead with OFF in 21 of 24 slices (mean +4.4 px; the 60 ms slices of
+    ``real_vs_sim_2026-11-30.png``, ``sheet_slices``).
     """
     arm = []
     for x, y, on in slices:

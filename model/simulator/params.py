@@ -73,7 +73,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "edge_px": (0.5, 3.0, "px"),
     "texture_contrast": (0.0, 0.35, "relative"),
     "body_contrast": (0.2, 1.2, "log intensity"),
-    "skin_dark_share": (0.0, 1.0, "share of subjects (DVS128 Gesture: arms darker than the room, measure.leading_polarity)"),
+    "skin_dark_share": (0.0, 1.0, "share of subjects (set from the realism judges; real arm circles lead with OFF, measure.leading_polarity)"),
     "shirt_dark_share": (0.0, 1.0, "share of subjects"),
 }
 
