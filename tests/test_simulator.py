@@ -167,6 +167,24 @@ def test_parameters_stay_physical():
         SimParams.from_dict({"teacher_bonus": 1.0})
 
 
+def test_short_sleeves_bare_the_forearm_and_change_nothing_else():
+    """``bare_forearm_share`` draws the forearm in the skin's colour for that share of subjects,
+    leaving the rest of the look (and so the judges' paired comparisons) as it was."""
+    from dataclasses import replace
+
+    from model.simulator.params import CALIBRATED
+    from model.simulator.render import Look
+
+    for seed in range(5):
+        long_ = Look.random(np.random.default_rng(seed), replace(CALIBRATED, bare_forearm_share=0.0))
+        short = Look.random(np.random.default_rng(seed), replace(CALIBRATED, bare_forearm_share=1.0))
+        assert long_.forearm == long_.sleeve and short.forearm == short.skin
+        assert (short.skin, short.shirt, short.sleeve) == (long_.skin, long_.shirt, long_.sleeve)
+        assert np.array_equal(short.background, long_.background)
+    bare = [Look.random(np.random.default_rng(s)).forearm == Look.random(np.random.default_rng(s)).skin for s in range(200)]
+    assert abs(np.mean(bare) - CALIBRATED.bare_forearm_share) < 0.1
+
+
 def test_threshold_sets_the_event_rate():
     """A lower DVS contrast threshold gives more events from the same scene (same seed)."""
     from dataclasses import replace

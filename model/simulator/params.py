@@ -32,6 +32,7 @@ class SimParams:
     body_contrast: float = 0.7  # |log| intensity difference subject vs background, typical
     skin_dark_share: float = 0.5  # share of subjects whose skin is darker than the background
     shirt_dark_share: float = 0.6  # share of subjects whose shirt is darker than the background
+    bare_forearm_share: float = 0.0  # share of subjects in short sleeves: skin from elbow to hand
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
@@ -75,6 +76,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "body_contrast": (0.2, 1.2, "log intensity"),
     "skin_dark_share": (0.0, 1.0, "share of subjects (set from the realism judges; real arm circles lead with OFF, measure.leading_polarity)"),
     "shirt_dark_share": (0.0, 1.0, "share of subjects"),
+    "bare_forearm_share": (0.0, 1.0, "share of subjects (set from the realism judges: both recognise arm circles more often with bare forearms)"),
 }
 
 DEFAULT = SimParams()

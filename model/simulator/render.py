@@ -56,6 +56,7 @@ class Look:
     skin: float
     shirt: float
     sleeve: float
+    forearm: float  # the sleeve's colour, or the skin's for a subject in short sleeves
     hair: float
     texture: np.ndarray  # [_TEX, _TEX] smooth random field (unit std)
     tex_scale: np.ndarray  # [n_parts] px per texture cell
@@ -88,7 +89,7 @@ class Look:
         skin = _apart(skin, shirt, rng.uniform(0.35, 0.9), rng)
         sleeve = shirt * np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 0.5)) if rng.random() < 0.6 \
             else skin * rng.uniform(0.6, 0.9)
-        return cls(
+        look = dict(
             background=np.clip(bg, 0.02, 1.0).astype(np.float32),
             skin=float(np.clip(skin, 0.03, 1.0)),
             shirt=float(np.clip(shirt, 0.03, 1.0)),
@@ -103,6 +104,9 @@ class Look:
             shake_px=rng.uniform(0.0, 0.08),
             eps=rng.uniform(0.02, 0.08),
         )
+        # drawn last, so the sleeve choice leaves every other draw of the sample as it was
+        bare = rng.random() < p.bare_forearm_share
+        return cls(**look, forearm=look["skin"] if bare else look["sleeve"])
 
 
 def _apart(x: float, ref: float, gap: float, rng: np.random.Generator) -> float:
@@ -147,7 +151,7 @@ def _parts(pose: Pose, body: Body, look: Look, extras: list[Extra]) -> list[tupl
     for sh, el, wr, tip in (pose.right, pose.left):
         parts += [
             (sh, el, body.arm_r * 1.15, look.sleeve, 1.0),
-            (el, wr, body.arm_r, look.sleeve, 1.0),
+            (el, wr, body.arm_r, look.forearm, 1.0),
         ]
         parts += _hand_parts(wr, tip, body, look.skin)
     return parts
