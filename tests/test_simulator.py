@@ -181,8 +181,8 @@ def test_short_sleeves_bare_the_forearm_and_change_nothing_else():
         assert long_.forearm == long_.sleeve and short.forearm == short.skin
         assert (short.skin, short.shirt, short.sleeve) == (long_.skin, long_.shirt, long_.sleeve)
         assert np.array_equal(short.background, long_.background)
-    bare = [Look.random(np.random.default_rng(s)).forearm == Look.random(np.random.default_rng(s)).skin for s in range(200)]
-    assert abs(np.mean(bare) - CALIBRATED.bare_forearm_share) < 0.1
+    looks = [Look.random(np.random.default_rng(s)) for s in range(200)]
+    assert abs(np.mean([k.forearm == k.skin for k in looks]) - CALIBRATED.bare_forearm_share) < 0.1
 
 
 def test_threshold_sets_the_event_rate():
