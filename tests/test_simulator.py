@@ -8,7 +8,7 @@ import pytest
 
 from eventcore.events import EVENT_DTYPE
 from eventcore.labels import CLASS_NAMES
-from model.simulator.body import Body, ik
+from model.simulator.body import IDLE, OTHER_KINDS, Body, _other, gesture_pose, ik
 from model.datasets.shards import load_sample
 from model.simulator.generate import generate_dataset, generate_sample, generate_sequence, write_dataset
 from model.simulator.teacher import denoise
@@ -45,6 +45,29 @@ def test_arm_circle_on_its_side_and_up_top():
     right_cw = generate_sample(3, 1.0, 5)[0]
     left_cw = generate_sample(5, 1.0, 5)[0]
     assert right_cw["x"].mean() < 60 < 68 < left_cw["x"].mean()
+
+
+@pytest.mark.parametrize("kind", OTHER_KINDS)
+def test_other_gestures_keep_moving_and_go_where_they_say(kind):
+    t = np.arange(0, 6.0, 0.005)  # longer than a training sample: a held "other" must not freeze
+    rng = np.random.default_rng(1)
+    body = Body.random(rng)
+    rest = gesture_pose(IDLE, t, body, rng)
+    right, left = _other(kind, t, body, rng, np.ones_like(t), rest)
+    hands = np.stack([right[3], left[3]])  # [2, F, 2]
+    speed = np.linalg.norm(np.diff(hands, axis=1), axis=-1).max(0) / 0.005  # the faster hand, px/s
+    for part in np.array_split(speed, 3):
+        assert part.max() > 60, kind  # a deliberate move, not the wobble
+    head = rest.head[:, None]
+    if kind == "raise":  # both hands above the head at some time
+        assert (hands[..., 1] < rest.head[None, :, 1]).all(0).any()
+    if kind == "touch_head":
+        assert np.linalg.norm(hands - head.transpose(1, 0, 2), axis=-1).min() < 2 * body.head_r
+    if kind == "gesticulate":  # both hands in front of the chest, below the shoulders
+        assert (np.abs(hands[..., 0] - body.cx) < 45).mean() > 0.9
+        assert (hands[..., 1] > body.shoulder_y - 10).mean() > 0.9
+    with pytest.raises(ValueError, match="other gesture"):
+        _other("jump", t, body, rng, np.ones_like(t), rest)
 
 
 def test_same_seed_same_events_other_seed_other_events():

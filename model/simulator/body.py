@@ -161,6 +161,63 @@ def _strike(ph: np.ndarray) -> np.ndarray:
     return np.where(x < 0.35, np.sin(0.5 * np.pi * x / 0.35) ** 2, np.cos(0.5 * np.pi * (x - 0.35) / 0.65) ** 2)
 
 
+# "other gestures" (class 10) are none of the ten named gestures; each sample does one of these
+OTHER_KINDS = ("wander", "gesticulate", "touch_head", "point", "raise")
+
+
+def _keyframes(rng: np.random.Generator, t: np.ndarray, points: np.ndarray, hold: tuple[float, float]) -> np.ndarray:
+    """A path [F, 2] through ``points`` in turn: a smooth move to each, then a rest there (unrhythmic motion)."""
+    seg = rng.uniform(*hold, size=len(points))
+    ends = t[0] + np.cumsum(seg) - rng.uniform(0, seg[0])
+    k = np.clip(np.searchsorted(ends, t), 0, len(points) - 1)
+    start = (ends - seg)[k]
+    s = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - start) / (0.6 * seg[k]), 0, 1))
+    prev = points[np.maximum(k - 1, 0)]
+    return prev + s[:, None] * (points[k] - prev)
+
+
+def _other(kind: str, t: np.ndarray, body: Body, rng: np.random.Generator, amp: np.ndarray, pose: Pose) -> tuple:
+    """Arms (right, left) doing an "other gesture" of ``kind``; ``pose`` gives the shoulders, head and resting arms."""
+    sh_r, sh_l = pose.right[0], pose.left[0]
+    n = 2 + int(np.ptp(t) / 0.2)  # enough key points to keep moving for the whole of ``t``
+    wob = 2.0 * _smooth_noise(rng, t, 2, 0.3, 1.5)
+    if kind == "wander":  # one or both arms reaching about smoothly
+        arms = [pose.right, pose.left]
+        for i in ((0,), (1,), (0, 1))[rng.integers(3)]:
+            side, sh = (-1.0, sh_r) if i == 0 else (1.0, sh_l)
+            c = sh + np.array([side * rng.uniform(5, 35), rng.uniform(-25, 45)])
+            target = c + np.array([20, 18]) * amp[:, None] * _smooth_noise(rng, t, 3, 0.4, 1.8)
+            arms[i] = _arm_from_target(sh, target, body, rng.choice([-1.0, 1.0]))
+        return tuple(arms)
+    if kind == "gesticulate":  # both hands moving about in front of the chest, as when talking
+        mid = np.array([body.cx, body.shoulder_y + 0.9 * body.upper])
+        return tuple(_arm_from_target(sh, _keyframes(rng, t, mid + np.stack([side * rng.uniform(4, 30, n),
+                                                                               rng.uniform(-15, 20, n)], -1),
+                                                     (0.25, 0.6)) + wob, body, side)
+                     for side, sh in ((-1.0, sh_r), (1.0, sh_l)))
+    if kind == "raise":  # both arms lifted overhead (a stretch, a cheer) and lowered again
+        up = rng.uniform(0.5, 1.0, n) * (np.arange(n) % 2)
+        lift = _keyframes(rng, t, np.stack([up, up], -1), (0.5, 1.0))[:, 0]
+        return tuple(_arm_from_angles(sh, a1 := side * (0.15 + (np.pi - 0.6) * lift) + 0.05 * wob[:, 0],
+                                      a1 + side * 0.1 * (1 - lift), a1, body)
+                     for side, sh in ((-1.0, sh_r), (1.0, sh_l)))
+    side = rng.choice([-1.0, 1.0])
+    sh = sh_r if side < 0 else sh_l
+    if kind == "touch_head":  # one hand up to the head or face, scratching or rubbing there
+        spot = pose.head[0] + body.head_r * np.array([side * rng.uniform(0, 1.2), rng.uniform(-0.8, 1.0)])
+        pts = spot + rng.normal(0, 3, (n, 2)) * (np.arange(n) % 2)[:, None]
+        pts[0] = sh[0] + np.array([side * 8, body.upper + body.fore])  # from the hanging hand
+        scratch = 1.5 * np.sin(2 * np.pi * rng.uniform(3, 6) * t)[:, None]
+        arm = _arm_from_target(sh, _keyframes(rng, t, pts, (0.2, 0.5)) + scratch, body, -side)
+    elif kind == "point":  # the straight arm pointing one way, then another, with pauses
+        reach = 0.95 * (body.upper + body.fore)
+        arm = _arm_from_target(sh, sh + reach * _keyframes(rng, t, unit(side * rng.uniform(0.3, 2.6, n)), (0.4, 0.9))
+                               + wob, body, side)
+    else:
+        raise ValueError(f"unknown other gesture {kind!r}; one of {OTHER_KINDS}")
+    return (arm, pose.left) if side < 0 else (pose.right, arm)
+
+
 def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
                  p: SimParams = CALIBRATED) -> Pose:
     """Joint trajectories of a subject performing class ``cls`` (IDLE for none) at times ``t`` (s)."""
@@ -241,15 +298,9 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
         el_l = sh_l + np.array([0.9 * body.upper, 0.3 * body.upper]) + 0.5 * slide
         wr_l = el_l + np.array([0.95 * body.fore, 0.15 * body.fore]) + slide
         left = _arm(sh_l, el_l, wr_l, np.pi / 2 + 0.15 * np.sin(2 * np.pi * 4 * t) + 0.1 * wob[:, 1], body)
-    elif cls == 10:  # other gestures: random smooth reaching of one or both arms
-        kind = rng.integers(3)
-        def wander(sh, side):
-            c = sh + np.array([side * rng.uniform(5, 35), rng.uniform(-25, 45)])
-            return c + np.array([20, 18]) * amp[:, None] * _smooth_noise(rng, t, 3, 0.4, 1.8)
-        if kind in (0, 2):
-            right = _arm_from_target(sh_r, wander(sh_r, -1), body, rng.choice([-1.0, 1.0]))
-        if kind in (1, 2):
-            left = _arm_from_target(sh_l, wander(sh_l, 1), body, rng.choice([-1.0, 1.0]))
+    elif cls == 10:  # other gestures: one of OTHER_KINDS
+        rest = Pose(neck=neck, head=head, hip=hip, right=right, left=left)
+        right, left = _other(OTHER_KINDS[rng.integers(len(OTHER_KINDS))], t, body, rng, amp, rest)
     elif cls != IDLE:
         raise ValueError(f"class index must be -1 (idle) or 0..10, got {cls}")
     # the body gives a little as the arms swing (real recordings show the still body's outline
