@@ -4,8 +4,8 @@ Poses follow the real DVS128 Gesture recordings: the subject near the camera (up
 filling the view), clapping hands meeting in front of the chest, arm roll as both forearms
 rolling round each other horizontally in front of the chest, air drums as both hands
 striking downwards at waist height, air guitar as a strumming hand low at the hip with the
-other arm stretched out to the side, arm circles sweeping the whole straight arm so the hand
-reaches the image edges. Every repetition varies a little in rate and amplitude (smooth
+other arm stretched out to the side, arm circles sweeping the whole straight arm, the circle's
+plane turned a little from the image plane (``SimParams.circle_reach``, from the real circles' extent). Every repetition varies a little in rate and amplitude (smooth
 random modulation), and the still body sways.
 
 Image coordinates throughout: x to the right, y down (y = 0 at the top), pixels of the
@@ -23,7 +23,7 @@ centroid about its mean (20 ms bins, 1.45 s; ``measure.rotation_degrees``): clas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -262,7 +262,9 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
         ph = _phase(rng, t, CIRCLE_HZ * speed / p.speed, jitter=0.08)
         a1 = ROTATION_SENSE[cls] * (ph + 0.25 * np.sin(ph))  # faster on the way down
         a2 = a1 + 0.12 * np.sin(a1) + 0.05 * wob[:, 0]
-        arm = _arm_from_angles(sh, a1, a2, a2 + 0.1 * wob[:, 1], body)
+        # the circle's plane is turned from the image plane, so the image sees a shorter arm
+        reach = min(p.circle_reach * rng.uniform(0.92, 1.08), 1.0)
+        arm = _arm_from_angles(sh, a1, a2, a2 + 0.1 * wob[:, 1], replace(body, upper=reach * body.upper, fore=reach * body.fore))
         right, left = (arm, left) if cls in (3, 4) else (right, arm)
     elif cls == 7:  # arm roll: forearms horizontal in front of the chest, rolling round each other
         ph = _phase(rng, t, FREQ_HZ[cls] * speed) * rng.choice([-1.0, 1.0])

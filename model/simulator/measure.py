@@ -28,6 +28,24 @@ def rotation_degrees(events: np.ndarray, side: str, bin_us: int = 20_000, span_u
     return float(np.degrees(ang[-1] - ang[0])) if len(ang) > 1 else 0.0
 
 
+def arm_extent(slices: list[tuple[np.ndarray, np.ndarray, np.ndarray]], side: str) -> tuple[float, float]:
+    """How far a circling arm reaches: (px from the arm's image edge, px from the top) that 5 % of the
+    events on the arm's half of the image go beyond, over all ``slices`` (x, y, on).
+
+    Each pixel counts once a slice, as in a picture of the slices. Real DVS128 Gesture arm
+    circles (``real_vs_sim_2026-11-30.png``): 10-11 px from the edge for the right arm (4 and 9
+    for the left), 32-35 px from the top.
+    """
+    xs, ys = [], []
+    for x, y, _ in slices:
+        pix = np.unique(y.astype(np.int64) * 128 + x)
+        px, py = pix % 128, pix // 128
+        m = px < 64 if side == "left" else px >= 64
+        xs.append(px[m] if side == "left" else 127 - px[m])
+        ys.append(py[m])
+    return float(np.percentile(np.concatenate(xs), 5)), float(np.percentile(np.concatenate(ys), 5))
+
+
 def _dense(x: np.ndarray, y: np.ndarray, box: int, frac: float) -> np.ndarray:
     """Mask of events whose ``box`` x ``box`` neighbourhood is more than ``frac`` occupied (the swept blob)."""
     occ = np.zeros((128 + box, 128 + box))

@@ -33,6 +33,7 @@ class SimParams:
     skin_dark_share: float = 0.5  # share of subjects whose skin is darker than the background
     shirt_dark_share: float = 0.6  # share of subjects whose shirt is darker than the background
     bare_forearm_share: float = 0.0  # share of subjects in short sleeves: skin from elbow to hand
+    circle_reach: float = 1.0  # x the arm's length as the image sees it in arm circles (cos of the circle plane's tilt)
 
     def to_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
@@ -77,6 +78,8 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "skin_dark_share": (0.0, 1.0, "share of subjects (set from the realism judges; real arm circles lead with OFF, measure.leading_polarity)"),
     "shirt_dark_share": (0.0, 1.0, "share of subjects"),
     "bare_forearm_share": (0.0, 1.0, "share of subjects (set from the realism judges: both recognise arm circles more often with bare forearms)"),
+    "circle_reach": (0.6, 1.0, "x arm length: the circle's plane turned up to 53 deg from the image plane (set from the real arm circles' "
+                               "extent, measure.sheet_slices)"),
 }
 
 DEFAULT = SimParams()
