@@ -5,8 +5,9 @@ filling the view), clapping hands meeting in front of the chest, arm roll as bot
 rolling round each other horizontally in front of the chest, air drums as both hands
 striking downwards at waist height, air guitar as a strumming hand low at the hip with the
 other arm stretched out to the side, arm circles sweeping the whole straight arm, the circle's
-plane turned a little from the image plane (``SimParams.circle_reach``, from the real circles' extent). Every repetition varies a little in rate and amplitude (smooth
-random modulation), and the still body sways.
+plane turned a little from the image plane (``SimParams.circle_reach``, from the real circles'
+extent). Every repetition varies a little in rate and amplitude (smooth random modulation),
+and the still body sways.
 
 Image coordinates throughout: x to the right, y down (y = 0 at the top), pixels of the
 128x128 sensor. The subject faces the camera, so the subject's RIGHT arm is on the image's
