@@ -192,16 +192,19 @@ def _other(kind: str, t: np.ndarray, body: Body, rng: np.random.Generator, amp: 
         return tuple(arms)
     if kind == "gesticulate":  # both hands moving about in front of the chest, as when talking
         mid = np.array([body.cx, body.shoulder_y + 0.9 * body.upper])
-        return tuple(_arm_from_target(sh, _keyframes(rng, t, mid + np.stack([side * rng.uniform(4, 30, n),
-                                                                               rng.uniform(-15, 20, n)], -1),
-                                                     (0.25, 0.6)) + wob, body, side)
-                     for side, sh in ((-1.0, sh_r), (1.0, sh_l)))
+        arms = []
+        for side, sh in ((-1.0, sh_r), (1.0, sh_l)):
+            pts = mid + np.stack([side * rng.uniform(4, 30, n), rng.uniform(-15, 20, n)], -1)
+            arms.append(_arm_from_target(sh, _keyframes(rng, t, pts, (0.25, 0.6)) + wob, body, side))
+        return tuple(arms)
     if kind == "raise":  # both arms lifted overhead (a stretch, a cheer) and lowered again
         up = rng.uniform(0.5, 1.0, n) * (np.arange(n) % 2)
         lift = _keyframes(rng, t, np.stack([up, up], -1), (0.5, 1.0))[:, 0]
-        return tuple(_arm_from_angles(sh, a1 := side * (0.15 + (np.pi - 0.6) * lift) + 0.05 * wob[:, 0],
-                                      a1 + side * 0.1 * (1 - lift), a1, body)
-                     for side, sh in ((-1.0, sh_r), (1.0, sh_l)))
+        arms = []
+        for side, sh in ((-1.0, sh_r), (1.0, sh_l)):
+            a1 = side * (0.15 + (np.pi - 0.6) * lift) + 0.05 * wob[:, 0]
+            arms.append(_arm_from_angles(sh, a1, a1 + side * 0.1 * (1 - lift), a1, body))
+        return tuple(arms)
     side = rng.choice([-1.0, 1.0])
     sh = sh_r if side < 0 else sh_l
     if kind == "touch_head":  # one hand up to the head or face, scratching or rubbing there
@@ -212,8 +215,8 @@ def _other(kind: str, t: np.ndarray, body: Body, rng: np.random.Generator, amp: 
         arm = _arm_from_target(sh, _keyframes(rng, t, pts, (0.2, 0.5)) + scratch, body, -side)
     elif kind == "point":  # the straight arm pointing one way, then another, with pauses
         reach = 0.95 * (body.upper + body.fore)
-        arm = _arm_from_target(sh, sh + reach * _keyframes(rng, t, unit(side * rng.uniform(0.3, 2.6, n)), (0.4, 0.9))
-                               + wob, body, side)
+        aims = unit(side * rng.uniform(0.3, 2.6, n))
+        arm = _arm_from_target(sh, sh + reach * _keyframes(rng, t, aims, (0.4, 0.9)) + wob, body, side)
     else:
         raise ValueError(f"unknown other gesture {kind!r}; one of {OTHER_KINDS}")
     return (arm, pose.left) if side < 0 else (pose.right, arm)
@@ -265,7 +268,8 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
         a2 = a1 + 0.12 * np.sin(a1) + 0.05 * wob[:, 0]
         # the circle's plane is turned from the image plane, so the image sees a shorter arm
         reach = min(p.circle_reach * rng.uniform(0.92, 1.08), 1.0)
-        arm = _arm_from_angles(sh, a1, a2, a2 + 0.1 * wob[:, 1], replace(body, upper=reach * body.upper, fore=reach * body.fore))
+        seen = replace(body, upper=reach * body.upper, fore=reach * body.fore)
+        arm = _arm_from_angles(sh, a1, a2, a2 + 0.1 * wob[:, 1], seen)
         right, left = (arm, left) if cls in (3, 4) else (right, arm)
     elif cls == 7:  # arm roll: forearms horizontal in front of the chest, rolling round each other
         ph = _phase(rng, t, FREQ_HZ[cls] * speed) * rng.choice([-1.0, 1.0])
