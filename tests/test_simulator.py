@@ -58,11 +58,10 @@ def test_other_gestures_keep_moving_and_go_where_they_say(kind):
     speed = np.linalg.norm(np.diff(hands, axis=1), axis=-1).max(0) / 0.005  # the faster hand, px/s
     for part in np.array_split(speed, 3):
         assert part.max() > 60, kind  # a deliberate move, not the wobble
-    head = rest.head[:, None]
     if kind == "raise":  # both hands above the head at some time
         assert (hands[..., 1] < rest.head[None, :, 1]).all(0).any()
     if kind == "touch_head":
-        assert np.linalg.norm(hands - head.transpose(1, 0, 2), axis=-1).min() < 2 * body.head_r
+        assert np.linalg.norm(hands - rest.head[None], axis=-1).min() < 2 * body.head_r
     if kind == "gesticulate":  # both hands in front of the chest, below the shoulders
         assert (np.abs(hands[..., 0] - body.cx) < 45).mean() > 0.9
         assert (hands[..., 1] > body.shoulder_y - 10).mean() > 0.9

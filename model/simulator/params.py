@@ -79,7 +79,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "shirt_dark_share": (0.0, 1.0, "share of subjects"),
     "bare_forearm_share": (0.0, 1.0, "share of subjects (set from the realism judges: both recognise arm circles more often with bare forearms)"),
     "circle_reach": (0.6, 1.0, "x arm length: the circle's plane turned up to 53 deg from the image plane (set from the real arm circles' "
-                               "extent, measure.sheet_slices)"),
+                               "extent, measure.arm_extent)"),
 }
 
 DEFAULT = SimParams()
