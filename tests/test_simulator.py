@@ -241,6 +241,15 @@ def test_dataset_negatives_are_drawn_from_all_kinds(tmp_path):
     assert sum(j[0] == -1 for j in jobs) == 6 and sum(j[0] == 0 for j in jobs) == 2
 
 
+def test_dataset_other_factor_adds_other_gestures_and_keeps_existing_seeds():
+    from model.simulator.generate import OTHER, _jobs
+
+    base = _jobs(2, 0, 0.2, include_idle=True, neg_factor=3)
+    more = _jobs(2, 0, 0.2, include_idle=True, neg_factor=3, other_factor=3)
+    assert sum(j[0] == OTHER for j in more) == 6 and sum(j[0] == 1 for j in more) == 2
+    assert set(base) <= set(more)  # a dataset on disk is extended, not regenerated
+
+
 def test_rate_and_noise_augmentation():
     from eventcore.events import make_events
     from model.datasets.augment import CameraAugment

@@ -22,6 +22,8 @@ from model.simulator.params import CALIBRATED, SimParams
 from model.simulator.render import SIZE, Look, render
 from model.simulator.scenes import NEGATIVE_KINDS, NEGATIVE_WEIGHTS, negative_scene
 
+OTHER = CLASS_NAMES.index("other_gestures")
+
 STEP_S = 0.002  # render step; the pixel model interpolates crossing times within it
 FADE_S = 0.4  # pose blend between successive segments of a sequence
 
@@ -131,13 +133,15 @@ def _unflatten(j: np.ndarray) -> Pose:
 
 
 def _jobs(n_per_class: int, seed: int, duration_s: float, include_idle: bool,
-          neg_factor: int = 1) -> list[tuple[int, float, int, int]]:
+          neg_factor: int = 1, other_factor: int = 1) -> list[tuple[int, float, int, int]]:
     """(class, duration, sample seed, index) for every sample; seeds derive from (seed, class, i).
 
-    No-gesture scenes (label -1) number ``neg_factor`` x ``n_per_class``."""
+    No-gesture scenes (label -1) number ``neg_factor`` x ``n_per_class``, and ``other_gestures``
+    ``other_factor`` x ``n_per_class`` (it is five kinds of motion, not one)."""
     classes = list(range(len(CLASS_NAMES))) + ([IDLE] if include_idle else [])
+    factor = {IDLE: neg_factor, OTHER: other_factor}
     return [(c, duration_s, int(np.random.SeedSequence([seed, c + 1, i]).generate_state(1)[0]), i)
-            for c in classes for i in range(n_per_class * (neg_factor if c == IDLE else 1))]
+            for c in classes for i in range(n_per_class * factor.get(c, 1))]
 
 
 def _one(job: tuple[int, float, int, int]) -> tuple[np.ndarray, int]:
@@ -168,7 +172,7 @@ def _write_one(args: tuple[Path, tuple[int, float, int, int]]) -> None:
 
 
 def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, duration_s: float = 2.0,
-                  workers: int = 1, neg_factor: int = 1) -> None:
+                  workers: int = 1, neg_factor: int = 1, other_factor: int = 1) -> None:
     """Write ``FOLDER/train`` and ``FOLDER/test`` (one ``.npz`` per sample, model.datasets.shards).
 
     The test split uses another seed, so no sample of it appears in train. Samples already on
@@ -178,7 +182,7 @@ def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, 
     todo = []
     for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1_000_003)):
         (folder / split).mkdir(parents=True, exist_ok=True)
-        for job in _jobs(n, s, duration_s, include_idle=True, neg_factor=neg_factor):
+        for job in _jobs(n, s, duration_s, include_idle=True, neg_factor=neg_factor, other_factor=other_factor):
             name = f"{'idle' if job[0] == IDLE else f'c{job[0]:02d}'}_{job[3]:05d}.npz"
             if not (folder / split / name).exists():
                 todo.append((folder / split, job))
@@ -198,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per training sample")
     ap.add_argument("--neg-factor", type=int, default=1,
                     help="no-gesture scenes (idle, walkers, objects, pans, flicker...) per gesture class's count")
+    ap.add_argument("--other-factor", type=int, default=1,
+                    help="other_gestures samples (five kinds of motion) per gesture class's count")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
@@ -205,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("give --dataset FOLDER")
     if args.dataset:
         write_dataset(args.dataset, args.n_per_class, args.n_test_per_class, args.seed, args.duration, args.workers,
-                      args.neg_factor)
+                      args.neg_factor, args.other_factor)
         print(args.dataset)
 
 
