@@ -1,8 +1,8 @@
-"""Steady state: each gesture held for 6 s by a simulated subject (seeds never used in
+"""Steady state: each gesture held for 6 s by simulated subjects (seeds never used in
 training), played through the app's pipeline; the share of live windows wholly inside the
 gesture that are decided correctly, per class (no drift to "other" or to no gesture).
 
-    python -m benchmarks.held_gesture [--model small64] [--json OUT] [--seconds 6]
+    python -m benchmarks.held_gesture [--model small64] [--json OUT] [--seconds 6] [--subjects 3]
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from pathlib import Path
 from eventcore.labels import CLASS_NAMES
 
 
-def held(model: str, cls: int, seconds: float, folder: Path) -> dict:
+def held(model: str, cls: int, seconds: float, folder: Path, subject: int = 0) -> dict:
     from app.sources.recorder import write_aedat4
     from model.simulator.generate import SIZE, generate_sequence
     from model.zoo import resolve_model
     from tools.ship import demo_accuracy
 
-    events, timeline = generate_sequence([cls], seed=4242 + cls, gesture_s=(seconds, seconds), pause_s=(1.0, 1.0))
-    path = folder / f"held_{cls}.aedat4"
+    seed = 4242 + 1000 * subject + cls
+    events, timeline = generate_sequence([cls], seed=seed, gesture_s=(seconds, seconds), pause_s=(1.0, 1.0))
+    path = folder / f"held_{cls}_{subject}.aedat4"
     write_aedat4(path, events, SIZE, SIZE, camera="DVS128_synthetic")
     timeline.to_csv(path.with_name(path.stem + "_labels.csv"))
     return demo_accuracy(resolve_model(model), [path])
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="small64")
     ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--subjects", type=int, default=3, help="simulated subjects per class (3)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     import torch
@@ -40,9 +42,14 @@ def main(argv: list[str] | None = None) -> None:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for c in range(len(CLASS_NAMES)):
-            r = held(args.model, c, args.seconds, Path(tmp))
-            out[CLASS_NAMES[c]] = {"windows": r["gesture_windows"], "correct": r["gesture_correct"]}
-            print(f"{CLASS_NAMES[c]:28s} {r['gesture_correct']:.0%} of {r['gesture_windows']} full windows", flush=True)
+            runs = [held(args.model, c, args.seconds, Path(tmp), k) for k in range(args.subjects)]
+            windows = sum(r["gesture_windows"] for r in runs)
+            right = sum(round(r["gesture_correct"] * r["gesture_windows"]) for r in runs)
+            out[CLASS_NAMES[c]] = {"windows": windows, "correct": right / max(windows, 1),
+                                   "per_subject": [f"{round(r['gesture_correct'] * r['gesture_windows'])}/"
+                                                   f"{r['gesture_windows']}" for r in runs]}
+            print(f"{CLASS_NAMES[c]:28s} {right / max(windows, 1):.0%} of {windows} full windows "
+                  f"(subjects: {', '.join(out[CLASS_NAMES[c]]['per_subject'])})", flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
 
