@@ -43,13 +43,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for c in range(len(CLASS_NAMES)):
             runs = [held(args.model, c, args.seconds, Path(tmp), k) for k in range(args.subjects)]
-            windows = sum(r["gesture_windows"] for r in runs)
-            right = sum(round(r["gesture_correct"] * r["gesture_windows"]) for r in runs)
-            out[CLASS_NAMES[c]] = {"windows": windows, "correct": right / max(windows, 1),
-                                   "per_subject": [f"{round(r['gesture_correct'] * r['gesture_windows'])}/"
-                                                   f"{r['gesture_windows']}" for r in runs]}
+            counts = [(round(r["gesture_correct"] * r["gesture_windows"]), r["gesture_windows"]) for r in runs]
+            right, windows = map(sum, zip(*counts))
+            per_subject = [f"{k}/{n}" for k, n in counts]
+            out[CLASS_NAMES[c]] = {"windows": windows, "correct": right / max(windows, 1), "per_subject": per_subject}
             print(f"{CLASS_NAMES[c]:28s} {right / max(windows, 1):.0%} of {windows} full windows "
-                  f"(subjects: {', '.join(out[CLASS_NAMES[c]]['per_subject'])})", flush=True)
+                  f"(subjects: {', '.join(per_subject)})", flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
 

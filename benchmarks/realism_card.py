@@ -80,11 +80,11 @@ is a check of those scene types, not a blind test.
 
 
 def held_section(held: dict) -> str:
-    rows = "\n".join(f"| {n} | {v['correct']:.0%} of {v['windows']} | {', '.join(v.get('per_subject', []))} |"
+    rows = "\n".join(f"| {n} | {v['correct']:.0%} of {v['windows']} | {', '.join(v['per_subject'])} |"
                      for n, v in held.items())
     allw = sum(v["windows"] for v in held.values())
     good = sum(round(v["correct"] * v["windows"]) for v in held.values())
-    subjects = max(len(v.get("per_subject", [])) for v in held.values()) or 1
+    subjects = len(next(iter(held.values()))["per_subject"])
     return f"""## A gesture held for seconds
 Each class held for 6 s by {subjects} simulated subject{'s' if subjects > 1 else ''} (seeds never used in training), through the
 app's pipeline (`python -m benchmarks.held_gesture`): {good} of {allw} live windows that lie wholly
