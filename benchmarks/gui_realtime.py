@@ -86,7 +86,8 @@ def main() -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtWidgets import QApplication
 
-    from app.gui.main_window import MainWindow, demo_recordings
+    from app.demo import demo_recordings
+    from app.gui.main_window import MainWindow
     from app.inference import InferenceEngine
     from app.sources.open import open_file
     from model.checkpoint import CheckpointError

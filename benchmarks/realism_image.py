@@ -17,7 +17,6 @@ from model.simulator.generate import generate_sample
 from model.simulator.likeness import PREVIEW_PATH as REAL
 
 
-
 def slices_image(events: np.ndarray, n: int = 5, span_us: int = 1_450_000, size: int = 128) -> np.ndarray:
     """RGB [size, n*size + gaps, 3] uint8: ON red, OFF blue over white, one panel per slice."""
     gap = 8

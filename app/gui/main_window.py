@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 )
 
 from eventcore.errors import SourceError, UserError
-from app.demo import RECORDINGS_DIR, default_demo, demo_recordings  # noqa: F401 (demo_recordings: re-export)
+from app.demo import RECORDINGS_DIR, default_demo
 from app.gui.attention_view import AttentionView
 from app.gui.controls import SEEK_STEPS, PlaybackBar, SettingsPanel
 from app.gui.event_view import EventView

@@ -37,7 +37,7 @@ import lz4.frame
 import numpy as np
 import zstandard
 
-from eventcore.aedat.common import MAX_SENSOR, check_regular_file, check_sensor_size  # noqa: F401
+from eventcore.aedat.common import check_regular_file, check_sensor_size
 from eventcore.errors import SourceError
 from eventcore.events import EVENT_DTYPE
 

@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.sources.aedat4_container import MAX_SENSOR, compress_packet, concat_events, file_header
+from app.sources.aedat4_container import compress_packet, concat_events, file_header
+from eventcore.aedat.common import MAX_SENSOR
 from eventcore.errors import SourceError
 from eventcore.events import EVENT_DTYPE
 

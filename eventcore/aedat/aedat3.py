@@ -46,6 +46,7 @@ POLARITY_EVENT = 1
 _PACKET_HEADER = struct.Struct("<Hhiiiiii")
 _POLARITY_RECORD = np.dtype([("data", "<u4"), ("timestamp", "<u4")])
 
+
 @dataclass
 class Aedat3File:
     """The polarity events of an AEDAT 3.1 file and what the header says about the sensor."""

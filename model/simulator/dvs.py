@@ -135,4 +135,3 @@ def _background_activity(px: PixelParams, duration_us: float, t0: float, rng: np
     ts = t0 + rng.uniform(0.0, duration_us, size=len(pix))
     pol = rng.random(len(pix)) < px.noise_on_fraction
     return ts, pix, pol
-

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from eventcore.events import EVENT_DTYPE
 from eventcore.labels import CLASS_NAMES, LabelTimeline
 from model.simulator.body import IDLE, Body, Pose, gesture_pose
 from model.simulator.dvs import PixelParams, log_video_to_events

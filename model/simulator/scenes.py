@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from model.simulator.body import IDLE, Body, Pose, _arm_from_angles, _smooth_noise, gesture_pose
+from model.simulator.body import IDLE, Body, Pose, _arm_from_angles, gesture_pose
 from model.simulator.params import SimParams
 from model.simulator.render import SIZE, Extra, Look
 
