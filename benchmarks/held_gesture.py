@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for c in range(len(CLASS_NAMES)):
             runs = [held(args.model, c, args.seconds, Path(tmp), k) for k in range(args.subjects)]
-            counts = [(round(r["gesture_correct"] * r["gesture_windows"]), r["gesture_windows"]) for r in runs]
+            counts = [(r["gesture_right"], r["gesture_windows"]) for r in runs]
             right, windows = map(sum, zip(*counts))
             per_subject = [f"{k}/{n}" for k, n in counts]
             out[CLASS_NAMES[c]] = {"windows": windows, "correct": right / max(windows, 1), "per_subject": per_subject}

@@ -58,6 +58,7 @@ def test_a_gesture_held_for_seconds_is_recognised_in_every_full_window(tmp_path,
     result = demo_accuracy(resolve_model("small64"), [path])
     assert result["gesture_windows"] >= 40
     assert result["gesture_correct"] == 1.0, result
+    assert result["gesture_right"] == result["gesture_windows"], result
 
 
 def test_real_scenes_without_gestures_rarely_name_one(shared_data):

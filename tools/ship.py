@@ -59,7 +59,7 @@ def demo_accuracy(checkpoint: Path, recordings: list[Path]) -> dict:
             elif a is None and b is None:
                 idle_total += 1
                 idle_right += p.decision.index == -1
-    return {"gesture_windows": total, "gesture_correct": right / max(total, 1),
+    return {"gesture_windows": total, "gesture_right": int(right), "gesture_correct": right / max(total, 1),
             "idle_windows": idle_total, "idle_no_gesture": idle_right / max(idle_total, 1)}
 
 
