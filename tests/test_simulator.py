@@ -132,9 +132,11 @@ def test_dataset_is_labelled_reproducible_and_saved(tmp_path):
     b = generate_dataset(1, seed=1, duration_s=0.2)
     assert [lbl for _, lbl in a] == list(range(len(CLASS_NAMES))) + [-1]
     assert all(np.array_equal(x, y) for (x, _), (y, _) in zip(a, b))
-    write_dataset(tmp_path, n_train=1, n_test=1, seed=1, duration_s=0.2)
+    write_dataset(tmp_path, n_train=1, n_test=1, seed=1, duration_s=0.2, neg_factor=2, test_neg_factor=1)
     train = sorted((tmp_path / "train").glob("*.npz"))
-    assert len(train) == len(a) and len(list((tmp_path / "test").glob("*.npz"))) == len(a)
+    # the extra no-gesture scene goes to train only: the test split keeps its composition
+    assert len(train) == len(a) + 1 and len(list((tmp_path / "train").glob("idle_*.npz"))) == 2
+    assert len(list((tmp_path / "test").glob("*.npz"))) == len(a)
     events, label, size = load_sample(tmp_path / "train" / "c03_00000.npz")
     assert label == 3 and tuple(size) == (128, 128)
     assert np.array_equal(events["timestamp"], a[3][0]["timestamp"]) and np.array_equal(events["x"], a[3][0]["x"])

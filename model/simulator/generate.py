@@ -171,17 +171,20 @@ def _write_one(args: tuple[Path, tuple[int, float, int, int]]) -> None:
 
 
 def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, duration_s: float = 2.0,
-                  workers: int = 1, neg_factor: int = 1, other_factor: int = 1) -> None:
+                  workers: int = 1, neg_factor: int = 1, other_factor: int = 1,
+                  test_neg_factor: int | None = None) -> None:
     """Write ``FOLDER/train`` and ``FOLDER/test`` (one ``.npz`` per sample, model.datasets.shards).
 
-    The test split uses another seed, so no sample of it appears in train. Samples already on
-    disk are kept, so an interrupted run resumes where it stopped.
+    The test split uses another seed, so no sample of it appears in train; ``test_neg_factor``
+    (default ``neg_factor``) sets its no-gesture count. Samples already on disk are kept, so an
+    interrupted run resumes where it stopped.
     """
     folder = Path(folder)
+    test_neg = neg_factor if test_neg_factor is None else test_neg_factor
     todo = []
-    for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1_000_003)):
+    for split, n, s, neg in (("train", n_train, seed, neg_factor), ("test", n_test, seed + 1_000_003, test_neg)):
         (folder / split).mkdir(parents=True, exist_ok=True)
-        for job in _jobs(n, s, duration_s, include_idle=True, neg_factor=neg_factor, other_factor=other_factor):
+        for job in _jobs(n, s, duration_s, include_idle=True, neg_factor=neg, other_factor=other_factor):
             name = f"{'idle' if job[0] == IDLE else f'c{job[0]:02d}'}_{job[3]:05d}.npz"
             if not (folder / split / name).exists():
                 todo.append((folder / split, job))
@@ -201,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per training sample")
     ap.add_argument("--neg-factor", type=int, default=1,
                     help="no-gesture scenes (idle, walkers, objects, pans, flicker...) per gesture class's count")
+    ap.add_argument("--test-neg-factor", type=int, default=None,
+                    help="no-gesture scenes in the test split per gesture class's count (default: --neg-factor)")
     ap.add_argument("--other-factor", type=int, default=1,
                     help="other_gestures samples (five kinds of motion) per gesture class's count")
     ap.add_argument("--seed", type=int, default=0)
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("give --dataset FOLDER")
     if args.dataset:
         write_dataset(args.dataset, args.n_per_class, args.n_test_per_class, args.seed, args.duration, args.workers,
-                      args.neg_factor, args.other_factor)
+                      args.neg_factor, args.other_factor, args.test_neg_factor)
         print(args.dataset)
 
 
