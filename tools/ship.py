@@ -32,7 +32,7 @@ from model.checkpoint import load_checkpoint, save_checkpoint
 from model.datasets import TrainWindow, load_splits
 from model.datasets.shards import load_sample
 from model.datasets.simulated import samples as simulated_samples
-from model.evaluate import predict, predicted, report, score
+from model.evaluate import MIN_CONFIDENCE, predict, predicted, report, score
 from model.zoo import WEIGHTS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     demo = demo_accuracy(args.checkpoint, demos)
     print("demo:", json.dumps(demo))
     acc = {"accuracy": result.accuracy, "n_test": len(labels),
-           "protocol": "last epoch; one centred window per test sample; idle counted as a class"}
+           "protocol": "last epoch; one centred window per test sample; idle counted as a class, "
+                       f"'no gesture' below a top rate of {MIN_CONFIDENCE}"}
     command = "python -m tools.ship " + " ".join(sys.argv[1:] if argv is None else argv)
     card = card_text(args.name, cfg, meta, acc, text, teacher, demo, args.train_notes, command)
     accuracies = {"simulated_test_last_epoch": result.accuracy, "demo_gesture_windows": demo["gesture_correct"]}
