@@ -64,10 +64,10 @@ slicing (`python -m benchmarks.realism_image docs/{Path(image).name}`):
     return text
 
 
-def false_section(false: dict, before: dict | None) -> str:
+def false_section(false: dict, before: dict | None, before_label: str = "The previous model") -> str:
     def line(r):
         return "; ".join(f"`{n}` {v['gesture_0_9']} of {v['windows']}" for n, v in r["recordings"].items())
-    b = f"\nThe previous model: {before['gesture_0_9']} of {before['windows']} ({before['rate_0_9']:.0%}): {line(before)}.\n" if before else ""
+    b = f"\n{before_label}: {before['gesture_0_9']} of {before['windows']} ({before['rate_0_9']:.0%}): {line(before)}.\n" if before else ""
     return f"""## Real scenes without a gesture
 Real DAVIS recordings in `../shared/data/real` with no person in them (cars in a street,
 a camera moving over boxes, a rotating disk), played through the app's pipeline (1 s window
@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--before", type=Path)
     ap.add_argument("--false", type=Path, required=True)
     ap.add_argument("--false-before", type=Path)
+    ap.add_argument("--false-before-label", default="The previous model", help="what --false-before measured")
     ap.add_argument("--before-label", default="the simulator of 2026-11-27", help="what --before measured")
     ap.add_argument("--image")
     ap.add_argument("--calib", help="a note on the calibration run (trials, time)")
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     load = lambda p: json.loads(p.read_text()) if p else None  # noqa: E731
     card = args.card.read_text()
     new = judges_section(load(args.before), load(args.after), args.image, args.calib, args.before_label)
-    new += "\n" + false_section(load(args.false), load(args.false_before))
+    new += "\n" + false_section(load(args.false), load(args.false_before), args.false_before_label)
     if args.held:
         new += "\n" + held_section(load(args.held))
     if args.extra:
