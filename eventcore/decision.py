@@ -42,7 +42,7 @@ class DecisionSmoother:
         self,
         class_names: tuple[str, ...] | list[str],
         history: int = 3,
-        min_confidence: float = 0.5,  # picked on validation seeds (README, "Models"); 0.3 let no-gesture scenes through
+        min_confidence: float = 0.5,  # picked on validation seeds (README, "Training"); 0.3 let no-gesture scenes through
         min_margin: float = 0.05,
         min_events: int = 2000,
     ) -> None:
