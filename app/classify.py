@@ -12,9 +12,11 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from eventcore.decision import DecisionSmoother
 from eventcore.errors import SourceError, UserError
 from eventcore.labels import CLASS_NAMES
 from eventcore.settings import WindowRequest
@@ -46,20 +48,68 @@ def prediction_line(pred: Prediction, names: tuple[str, ...], labelled: bool) ->
     return json.dumps(line)
 
 
+def frames_by_number(chunks: Callable[[], Iterable[np.ndarray]], T: int, height: int, width: int
+                     ) -> tuple[np.ndarray, int, int | None]:
+    """``events_to_frames(all events, T, split_by="number")`` in two passes over ``chunks()``.
+
+    Pass 1 counts the events N, pass 2 adds each chunk's events to the frames their global
+    index falls in (frame j: events ``j * (N // T)`` up to the next frame's start; the last
+    takes the rest). Memory: the frames and one chunk. Returns (frames, N, last timestamp).
+    """
+    n, t_end = 0, None
+    for ev in chunks():
+        n += len(ev)
+        if len(ev):
+            t_end = int(ev["timestamp"][-1])
+    bounds = np.empty(T + 1, np.int64)  # eventcore.frames.segment_bounds, from the count alone
+    bounds[:T] = np.arange(T) * (n // T)
+    bounds[T] = n
+    plane = 2 * height * width
+    out = np.zeros((T, plane), np.float32)
+    start = 0
+    for ev in chunks():
+        end = start + len(ev)
+        first = int(np.searchsorted(bounds, start, side="right")) - 1
+        for j in range(max(first, 0), T):
+            a, b = max(int(bounds[j]), start), min(int(bounds[j + 1]), end)
+            if a >= end:
+                break
+            if b > a:
+                part = ev[a - start:b - start]
+                idx = np.multiply(part["polarity"], height, dtype=np.int32)
+                idx += part["y"]
+                idx *= width
+                idx += part["x"]
+                out[j] += np.bincount(idx, minlength=plane)
+        start = end
+    return out.reshape(T, 2, height, width), n, t_end
+
+
 def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
-    """The whole recording as one sample, split into T frames by event count (DVS128 protocol)."""
+    """The whole recording as one sample, split into T frames by event count (DVS128 protocol).
+
+    The file is read twice a chunk at a time (count, then bin), so memory is the frames and
+    one chunk, not the recording. The decision is the app's one rule (a fresh
+    :class:`DecisionSmoother`): "no gesture" (index -1) when the top rate is below its
+    ``min_confidence`` or too few events fall inside the model's input.
+    """
     t0 = time.perf_counter()
     chain = engine.input_chain(source.width, source.height, split_by="number")
-    events = chain.events(source.read_all())
-    if not len(events):
+    size = chain.frames.height
+
+    def chunks():
+        return (chain.events(c) for c in source.chunks())
+
+    frames, n, t_end = frames_by_number(chunks, chain.frames.T, size, chain.frames.width)
+    if not n:
         raise SourceError(f"{source.name}: no events inside the model's input region")
-    rates = engine.infer_frames(chain.frames(events)[None])[0].rates
-    index = int(np.argmax(rates))
+    rates = engine.infer_frames(frames[None])[0].rates
+    d = DecisionSmoother(engine.class_names).update(rates, n)
     line = {
-        "t_end_us": int(events["timestamp"][-1]),
-        "label": engine.class_names[index],
-        "index": index,
-        "confidence": round(float(rates[index]), 4),
+        "t_end_us": t_end,
+        "label": d.label,
+        "index": d.index,
+        "confidence": round(float(d.confidence), 4),
         "rates": [round(float(r), 4) for r in rates],
         "latency_ms": round((time.perf_counter() - t0) * 1e3, 2),
     }

@@ -13,23 +13,27 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+import numpy as np
+
 from eventcore.errors import UserError
 from eventcore.settings import ms_to_us, positive
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from eventcore.events import on_fraction
     from app.sources.open import open_file
 
     with open_file(args.path) as src:
-        events = src.read_all()
+        n = on = 0
+        for chunk in src.chunks():  # one pass, a chunk at a time: memory does not grow with the file
+            n += len(chunk)
+            on += int(np.count_nonzero(chunk["polarity"]))
         info = {
             "format": src.format,
-            "events": int(len(events)),
+            "events": n,
             "width": int(src.width),
             "height": int(src.height),
             "duration_s": round(src.duration_us / 1e6, 6),
-            "on_fraction": round(on_fraction(events), 6) if len(events) else None,
+            "on_fraction": round(on / n, 6) if n else None,
         }
         if src.camera:
             info["camera"] = src.camera

@@ -35,7 +35,7 @@ def main() -> None:
     import evt3
     import faery
 
-    from app.sources.prophesee import read_prophesee
+    from eventcore.aedat.prophesee import read_prophesee
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=5_000_000)

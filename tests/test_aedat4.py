@@ -212,7 +212,7 @@ def test_real_frames_only_file_is_a_clear_error(shared_data):
 
 
 def _header_with(xml: bytes, compression: int = 1, table: int = -1) -> bytes:
-    from app.sources.aedat4_container import MAGIC
+    from eventcore.aedat.aedat4 import MAGIC
 
     body = struct.pack("<I4s6xHHHHH", 24, b"IOHE", 10, 24, 4, 12, 8)
     body += struct.pack("<iiIq4x", 10, compression, 16, table) + struct.pack("<I", len(xml)) + xml + b"\0"
@@ -283,7 +283,7 @@ def test_header_without_events_written_by_us_is_valid_for_dv_processing(tmp_path
 def test_files_with_an_index_open_from_it_and_packets_are_checked_against_it(recording, tmp_path):
     """dv-processing's files end with a packet index: opening reads it instead of decoding every
     packet; a packet that then disagrees with its entry is one clear error when it is read."""
-    from app.sources.aedat4_container import Aedat4File
+    from eventcore.aedat.aedat4 import Aedat4File
 
     path, events = recording
     f = Aedat4File(path)
@@ -303,7 +303,7 @@ def test_files_with_an_index_open_from_it_and_packets_are_checked_against_it(rec
 def test_an_index_that_lies_is_ignored_and_the_packets_are_walked(recording, tmp_path):
     import lz4.frame
 
-    from app.sources.aedat4_container import Aedat4File
+    from eventcore.aedat.aedat4 import Aedat4File
 
     path, events = recording
     f = Aedat4File(path)

@@ -140,7 +140,30 @@ def test_classify_whole_is_one_line(capsys, files):
     assert code == 0, err
     (line,) = out.splitlines()
     data = json.loads(line)
-    assert data["index"] == int(np.argmax(data["rates"])) and data["t_end_us"] == int(files["events"]["timestamp"][-1])
+    assert data["t_end_us"] == int(files["events"]["timestamp"][-1])
+    # the app's one decision rule: below min_confidence (0.5) it is "no gesture", never a class at 0.0
+    top = max(data["rates"])
+    assert data["confidence"] == top
+    if top < 0.5:
+        assert (data["index"], data["label"]) == (-1, "no gesture")
+    else:
+        assert data["index"] == int(np.argmax(data["rates"]))
+
+
+@pytest.mark.parametrize("n", [0, 5, 20, 21, 12_345])
+def test_whole_recording_frames_in_two_passes_equal_the_one_binning_function(n):
+    """classify --whole bins chunk by chunk (constant memory) exactly as events_to_frames bins the whole array."""
+    from app.classify import frames_by_number
+    from eventcore.events import make_events
+    from eventcore.frames import events_to_frames
+
+    rng = np.random.default_rng(n)
+    ev = make_events(np.sort(rng.integers(0, 10**6, n)), rng.integers(0, 32, n), rng.integers(0, 32, n),
+                     rng.integers(0, 2, n))
+    for size in (1, 7, 4096):
+        frames, count, t_end = frames_by_number(lambda: (ev[i:i + size] for i in range(0, n, size)), 20, 32, 32)
+        np.testing.assert_array_equal(frames, events_to_frames(ev, 20, 32, 32))
+        assert count == n and t_end == (int(ev["timestamp"][-1]) if n else None)
 
 
 def test_classify_bad_model_or_device_is_one_line(capsys, files, tmp_path):

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.sources.aedat4 import Aedat4Source
-from app.sources.aedat4_container import MAGIC
+from eventcore.aedat.aedat4 import MAGIC
 from app.sources.open import open_file
 from app.sources.recorder import write_aedat4
 from benchmarks.fuzz import make_corpus, run_corpus, summarise

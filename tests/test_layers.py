@@ -123,3 +123,23 @@ def test_no_import_loops():
     # A package's __init__ re-exporting its submodules is not a loop between files.
     loops = [c for c in loops if not all(m == c[0] or m.startswith(c[0] + ".") for m in c)]
     assert not loops, "import loops: " + "; ".join(" <-> ".join(c) for c in loops)
+
+
+FORMAT_LIBRARIES = {"lz4", "zstandard", "faery", "evt3", "h5py"}
+
+
+def test_only_the_format_layer_decodes_files():
+    """Every file format is decoded in eventcore.aedat (the format layer): no module above it imports a codec."""
+    bad = []
+    for mod, path in _modules().items():
+        if mod.startswith("eventcore.aedat") or _layer(mod) in ("benchmarks", "tools"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                tops = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                tops = [node.module or ""]
+            else:
+                continue
+            bad += [f"{mod} -> {t}" for t in tops if t.split(".")[0] in FORMAT_LIBRARIES]
+    assert not bad, "file formats are decoded outside eventcore.aedat:\n" + "\n".join(bad)

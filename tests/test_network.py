@@ -1,4 +1,4 @@
-"""NetworkSource against a real dv.io.NetworkWriter on 127.0.0.1.
+"""NetworkSource (the project's own stream decoder) against a real dv.io.NetworkWriter on 127.0.0.1.
 
 The writer runs in a child process: it can then be killed mid-stream (the "writer goes
 away" case) and the test process never destroys a NetworkWriter itself, which deadlocks
@@ -192,13 +192,19 @@ def test_classify_runs_on_the_live_stream_until_the_writer_goes_away(writer, tmp
         ["classify", f"127.0.0.1:{port}", "--model", str(ckpt), "--device", "cpu"])), daemon=True)
     th.start()
     go()
-    time.sleep(2.0)
+    out, err = "", ""
+    deadline = time.monotonic() + 30  # on a loaded machine, windows are skipped: wait for three lines
+    while out.count("\n") < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        o, e = capsys.readouterr()
+        out, err = out + o, err + e
     proc.kill()
     th.join(20)
     assert not th.is_alive(), "classify did not end when the stream ended"
-    out, err = capsys.readouterr()
+    o, e = capsys.readouterr()
+    out, err = out + o, err + e
     lines = [json.loads(x) for x in out.splitlines()]
-    assert result["code"] == 0 and len(lines) >= 3
+    assert result["code"] == 0 and len(lines) >= 3, (lines, err)
     assert all(len(x["rates"]) == 11 and "truth" not in x for x in lines)
     assert "stream ended" in err
 
@@ -230,7 +236,7 @@ def packet(events: np.ndarray) -> bytes:
     """One DV network packet of events (stream 0, uncompressed EVTS flatbuffer)."""
     import struct
 
-    from app.sources.aedat4_container import event_packet_bytes
+    from eventcore.aedat.aedat4 import event_packet_bytes
 
     body = bytes(event_packet_bytes(events))
     return struct.pack("<ii", 0, len(body)) + body
@@ -285,16 +291,19 @@ def drain(src, timeout_s: float):
     return (np.concatenate(got) if got else np.empty(0)), error
 
 
-def test_garbage_after_valid_events_keeps_them_and_is_one_clear_error(dv_header, raw_server):
-    """dv-processing aborts on garbage; the reader child takes the abort, this process reports it."""
+def _junk() -> bytes:
+    return b"\0\0\0\0\xe8\x03\0\0" + np.random.default_rng(1).integers(0, 256, 1000, dtype=np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("pause_s", [0.3, 0.0])
+def test_garbage_after_valid_events_keeps_them_and_is_one_clear_error(dv_header, raw_server, pause_s):
+    """dv-processing aborts on garbage (losing queued packets); every whole packet before it is kept."""
     def send(c):
         c.sendall(dv_header)
         for k in range(5):
             c.sendall(packet(batch(k)))
-        time.sleep(0.3)
-        junk = np.random.default_rng(1).integers(0, 256, 1000, dtype=np.uint8).tobytes()
-        for _ in range(20):
-            c.sendall(b"\0\0\0\0\xe8\x03\0\0" + junk)  # stream 0, 1000 bytes of junk
+        time.sleep(pause_s)
+        c.sendall(_junk() * 20)
         time.sleep(10)
 
     port = raw_server(send)
@@ -303,8 +312,40 @@ def test_garbage_after_valid_events_keeps_them_and_is_one_clear_error(dv_header,
     assert time.monotonic() - t0 < 10
     expected = np.concatenate([batch(k) for k in range(5)])
     np.testing.assert_array_equal(got, expected)
-    assert error is not None and f"127.0.0.1:{port}" in str(error) and "crashed" in str(error)
+    assert error is not None and f"127.0.0.1:{port}" in str(error) and "not a valid event packet" in str(error)
     assert "\n" not in str(error)
+
+
+def test_valid_packets_and_garbage_in_one_write_keep_every_packet(dv_header, raw_server):
+    """The header, 20 packets and the garbage arrive in one write: the 20 packets are all handed on."""
+    port = raw_server(lambda c: (c.sendall(dv_header + b"".join(packet(batch(k)) for k in range(20)) + _junk()),
+                                 time.sleep(10)))
+    got, error = drain(NetworkSource("127.0.0.1", port), timeout_s=15)
+    np.testing.assert_array_equal(got, np.concatenate([batch(k) for k in range(20)]))
+    assert error is not None and "the packet at byte" in str(error)
+
+
+def test_decoder_matches_a_real_writer_at_every_read_boundary(writer):
+    """The bytes of a real dv NetworkWriter, split at every size from 1 byte up, decode to what it wrote."""
+    from eventcore.aedat.aedat4 import StreamDecoder
+
+    port, go, _ = writer(count=3)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        time.sleep(0.2)
+        go()
+        s.settimeout(1.0)
+        data = b""
+        try:
+            while chunk := s.recv(1 << 16):
+                data += chunk
+        except socket.timeout:
+            pass
+    sent = np.concatenate([batch(k) for k in range(3)])
+    for step in (1, 7, 4096, len(data)):
+        dec = StreamDecoder("test")
+        got = [ev for i in range(0, len(data), step) for ev in dec.feed(data[i:i + step])]
+        assert (dec.width, dec.height, dec.camera) == (W, H, CAMERA)
+        np.testing.assert_array_equal(np.concatenate(got), sent)
 
 
 def test_stalled_peer_never_freezes_close(dv_header, raw_server):
@@ -321,23 +362,20 @@ def test_stalled_peer_never_freezes_close(dv_header, raw_server):
     assert len(got) == 1000 and error is None
 
 
-def test_peer_declaring_a_huge_packet_is_capped_and_reported(dv_header, raw_server):
+def test_peer_declaring_a_huge_packet_is_refused_before_any_allocation(dv_header, raw_server):
     import resource
 
     def send(c):
-        c.sendall(dv_header + b"\0\0\0\0\xff\xff\xff\x7f" + b"\0" * 100_000)  # a 2 GiB packet
+        c.sendall(dv_header + packet(batch(0)) + b"\0\0\0\0\xff\xff\xff\x7f" + b"\0" * 100_000)  # a 2 GiB packet
         time.sleep(20)
 
     port = raw_server(send)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    src = NetworkSource("127.0.0.1", port, memory_limit_bytes=768 << 20)
-    got, error = drain(src, timeout_s=10)
+    got, error = drain(NetworkSource("127.0.0.1", port), timeout_s=10)
     grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert grew_mb < 100, f"this process grew by {grew_mb:.0f} MB"
-    # the child either hits its memory limit (one clear error) or waits for the data (closed)
-    if error is not None:
-        assert f"127.0.0.1:{port}" in str(error) and "768 MiB" in str(error)
-    assert len(got) == 0
+    assert grew_mb < 50, f"this process grew by {grew_mb:.0f} MB"
+    assert error is not None and f"127.0.0.1:{port}" in str(error) and "declares 2147483647 bytes" in str(error)
+    assert len(got) == 1000
 
 
 def _record(port: int, out: Path, *extra: str) -> subprocess.Popen:
@@ -345,14 +383,15 @@ def _record(port: int, out: Path, *extra: str) -> subprocess.Popen:
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_record_from_a_peer_that_turns_to_garbage_keeps_every_event(dv_header, raw_server, tmp_path):
+@pytest.mark.parametrize("pause_s", [1.0, 0.0])
+def test_record_from_a_peer_that_turns_to_garbage_keeps_every_event(dv_header, raw_server, tmp_path, pause_s):
     from app.sources.aedat4 import Aedat4Source
 
     def send(c):
         c.sendall(dv_header)
         for k in range(20):
             c.sendall(packet(batch(k)))
-        time.sleep(1.0)
+        time.sleep(pause_s)
         c.sendall(b"\0\0\0\0\x10\0\0\0" + b"\xde\xad\xbe\xef" * 4)
         time.sleep(10)
 
@@ -361,7 +400,7 @@ def test_record_from_a_peer_that_turns_to_garbage_keeps_every_event(dv_header, r
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "crashed" in lines[0] and "kept 20000 events" in lines[0], err
+    assert len(lines) == 1 and "not a valid event packet" in lines[0] and "kept 20000 events" in lines[0], err
     np.testing.assert_array_equal(Aedat4Source(out).read_all(), np.concatenate([batch(k) for k in range(20)]))
 
 

@@ -11,7 +11,7 @@ import pytest
 faery = pytest.importorskip("faery")
 
 from app.cli import main  # noqa: E402
-from app.sources import prophesee  # noqa: E402
+from eventcore.aedat import prophesee  # noqa: E402
 from app.sources.open import detect_format, open_file  # noqa: E402
 from eventcore.errors import SourceError  # noqa: E402
 from eventcore.events import EVENT_DTYPE  # noqa: E402

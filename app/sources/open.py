@@ -1,7 +1,8 @@
 """Open any source from one string: a file path, ``camera[:NAME]`` or ``tcp://HOST:PORT``.
 
-Files are recognised by their magic line, not their extension, so a mislabelled file
-still opens and a non-AEDAT file gets a message saying what was found instead.
+Files are recognised by the format layer (:func:`eventcore.aedat.detect.detect_format`) from
+their first bytes, not their extension, so a mislabelled file still opens and a foreign file
+gets a message saying what was found instead.
 """
 
 from __future__ import annotations
@@ -10,44 +11,11 @@ import re
 from pathlib import Path
 
 from app.sources.base import FileSource, Source
+from eventcore.aedat.detect import detect_format
 from eventcore.errors import SourceError
 from eventcore.labels import LabelTimeline, labels_beside
 
-MAGIC = {
-    b"#!AER-DAT4.0": "aedat4",
-    b"#!AER-DAT3.1": "aedat3.1",
-    b"#!AER-DAT2.0": "aedat2",
-}
 _NETWORK = re.compile(r"^(?:tcp://)?(?P<host>[\w.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
-
-
-def detect_format(path: str | Path) -> str:
-    """Return "aedat4", "aedat3.1" or "aedat2" from the file's first line."""
-    path = Path(path)
-    if not path.exists():
-        raise SourceError(f"{path}: no such file")
-    if path.is_dir():
-        raise SourceError(f"{path}: is a directory, not a recording")
-    if not path.is_file():  # a FIFO would block the open below forever
-        raise SourceError(f"{path}: not a regular file (a pipe, socket or device); give a recording")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError as err:
-        raise SourceError(f"{path}: cannot read ({err.strerror})") from None
-    if not head:
-        raise SourceError(f"{path}: empty file")
-    for magic, name in MAGIC.items():
-        if head.startswith(magic):
-            return name
-    if head.startswith(b"#!AER-DAT"):
-        version = head.split(b"\n")[0][9:].strip().decode("ascii", "replace")
-        raise SourceError(f"{path}: AEDAT version {version} is not supported (AEDAT 2.0, 3.1 and 4.0 are)")
-    from app.sources.prophesee import sniff
-
-    if (prophesee := sniff(path, head)) is not None:  # EVT 2.x/3.0 .raw, .dat, HDF5
-        return prophesee
-    raise SourceError(f"{path}: not an AEDAT recording (no '#!AER-DAT' header at the start) nor a Prophesee one")
 
 
 def open_file(path: str | Path, labels: bool = True) -> FileSource:

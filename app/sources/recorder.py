@@ -1,6 +1,6 @@
 """Record event batches to AEDAT4 while any source streams: fast, and never losing what was written.
 
-The file is written here (:mod:`app.sources.aedat4_container`), not by dv-processing, whose
+The file is written with the format layer's AEDAT4 codec (:mod:`eventcore.aedat.aedat4`), not by dv-processing, whose
 writer builds its ``EventStore`` event by event (about 7 M events/s), buffers 64 KiB that a
 kill loses, and aborts the process on a full disk. Here:
 
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.sources.aedat4_container import compress_packet, concat_events, file_header
+from eventcore.aedat.aedat4 import compress_packet, concat_events, file_header
 from eventcore.aedat.common import MAX_SENSOR
 from eventcore.errors import SourceError
 from eventcore.events import EVENT_DTYPE

@@ -1,7 +1,8 @@
-"""The AEDAT4 container, read and written in Python: every size checked against the file.
+"""The AEDAT4 container and the DV network stream, read and written in Python, every size checked.
 
 dv-processing's own AEDAT4 reader trusts what a file declares (hangs, SIGSEGV and
-multi-gigabyte allocations on damaged files), so files are read here instead. The layout:
+multi-gigabyte allocations on damaged files), and its ``NetworkReader`` aborts the process on
+a peer that sends garbage, so both are read here instead, with one packet codec. The layout:
 
 - the version line ``#!AER-DAT4.0\\r\\n``;
 - the IOHeader: a uint32 size, then a flatbuffer table {compression: int32 (0 none, 1 LZ4,
@@ -18,7 +19,13 @@ its decompressed size at most ``MAX_PACKET_BYTES`` and at most 255 times its com
 (LZ4's own limit), a sensor at most ``MAX_SENSOR`` pixels a side. Anything else is a
 :class:`SourceError` naming the file, the byte offset and what is wrong.
 
-The writer (:class:`Aedat4Writer`) produces the same layout with LZ4 frames (as DV does)
+The DV network stream (a ``NetworkWriter``, DV's TCP output) is the same IOHeader without
+the version line, then the same packets: :class:`StreamDecoder` is fed the bytes as they
+arrive and hands over every whole event packet before it looks at the next one, so a peer
+that turns to garbage loses none of the packets it sent before. A declared size is checked
+against the caps before anything is buffered for it.
+
+The writer (:func:`file_header`, :func:`compress_packet`) produces the same layout with LZ4 frames (as DV does)
 or zstd, one packet per call, and leaves ``dataTablePosition`` at -1: dv-processing and
 this reader then walk the packets, so a file cut anywhere (kill, full disk) stays readable
 up to its last whole packet.
@@ -29,6 +36,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+from collections.abc import Iterator
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +165,21 @@ def _parse_info(xml: bytes, where: str) -> list[Stream]:
     return streams
 
 
+def parse_io_header(buf: bytes, name: str) -> tuple[int, int, list[Stream]]:
+    """(compression, dataTablePosition, streams) of an IOHeader flatbuffer (without its size prefix)."""
+    try:
+        table = _u32(buf, 0)
+        offs = _fields(buf, table)
+        compression = _field(buf, table, offs, 0, "<i", 0)
+        table_position = _field(buf, table, offs, 1, "<q", -1)
+        xml = _string(buf, table, offs, 2)
+    except _Bad as err:
+        raise SourceError(f"{name}: damaged AEDAT4 header ({err})") from None
+    if compression not in COMPRESSION:
+        raise SourceError(f"{name}: unknown compression type {compression} in the header (damaged file?)")
+    return compression, table_position, _parse_info(xml, name)
+
+
 def read_header(f, file_size: int, name: str) -> Header:
     """Parse and check the version line and the IOHeader of an open AEDAT4 file."""
     head = f.read(len(MAGIC) + 4)
@@ -172,19 +195,21 @@ def read_header(f, file_size: int, name: str) -> Header:
     data_start = len(MAGIC) + 4 + size
     if data_start > file_size:
         raise SourceError(f"{name}: the file is cut short inside its header ({file_size} bytes, header needs {data_start})")
-    buf = f.read(size)
-    try:
-        table = _u32(buf, 0)
-        offs = _fields(buf, table)
-        compression = _field(buf, table, offs, 0, "<i", 0)
-        table_position = _field(buf, table, offs, 1, "<q", -1)
-        xml = _string(buf, table, offs, 2)
-    except _Bad as err:
-        raise SourceError(f"{name}: damaged AEDAT4 header ({err})") from None
-    if compression not in COMPRESSION:
-        raise SourceError(f"{name}: unknown compression type {compression} in the header (damaged file?)")
-    streams = _parse_info(xml, name)
+    compression, table_position, streams = parse_io_header(f.read(size), name)
     return Header(compression, table_position, streams, data_start)
+
+
+def event_stream(streams: list[Stream], name: str) -> tuple[Stream, int, int]:
+    """The event stream of a header (the one named "events" first) and its checked sensor size."""
+    events = [s for s in streams if s.type == "EVTS"]
+    if not events:
+        kinds = ", ".join(f"{s.name} ({s.type or '?'})" for s in streams) or "nothing"
+        raise SourceError(f"{name}: no event stream in this AEDAT4 file (only {kinds})")
+    stream = next((s for s in events if s.name == "events"), events[0])
+    if stream.width is None:
+        raise SourceError(f"{name}: the event stream '{stream.name}' does not state its resolution")
+    width, height = check_sensor_size(stream.width, stream.height, name)
+    return stream, width, height
 
 
 # -- packets ----------------------------------------------------------------------------------
@@ -238,6 +263,22 @@ def decode_event_packet(data: bytes) -> np.ndarray:
     return out
 
 
+def packet_events(data: bytes, compression: int, width: int, height: int) -> np.ndarray:
+    """The checked events of one packet payload (time order, inside the sensor); raises _Bad."""
+    ev = decode_event_packet(decompress(data, compression))
+    if len(ev):
+        t = ev["timestamp"]
+        if len(ev) > 1 and np.any(t[1:] < t[:-1]):
+            raise _Bad("has timestamps that go backwards inside it")
+        x, y = ev["x"], ev["y"]
+        bad = (x < 0) | (x >= width) | (y < 0) | (y >= height)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise _Bad(f"holds an event at x={int(x[i])}, y={int(y[i])}, which lies outside the {width}x{height} sensor")
+        ev["polarity"] = ev["polarity"] != 0
+    return ev
+
+
 @dataclass
 class PacketIndex:
     """Where the event packets are and the time each covers."""
@@ -263,10 +304,14 @@ def concat_events(parts: list[np.ndarray]) -> np.ndarray:
 class Aedat4File:
     """An AEDAT4 file opened for its event stream; see the module docstring.
 
-    Opening walks the packet headers and decodes each event packet once (checking sizes,
-    time order and coordinates) to index it by time; :meth:`events` then decodes only the
-    packets a time range touches, keeping the last few decoded packets.
+    Opening reads the file's packet index, or walks the packets and decodes each once
+    (checking sizes, time order and coordinates) to index it by time; :meth:`events` then
+    decodes only the packets a time range touches, keeping at most ``CACHE_BYTES`` of decoded
+    packets, and :meth:`chunks` streams the whole file a packet at a time. Memory is the
+    index (40 bytes a packet) and that cache, whatever the file's length.
     """
+
+    format = "aedat4"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -287,18 +332,21 @@ class Aedat4File:
     def _open(self) -> None:
         h = read_header(self._f, self.file_size, self.name)
         self.header = h
-        events = [s for s in h.streams if s.type == "EVTS"]
-        if not events:
-            kinds = ", ".join(f"{s.name} ({s.type or '?'})" for s in h.streams) or "nothing"
-            raise SourceError(f"{self.name}: no event stream in this AEDAT4 file (only {kinds})")
-        self.stream = next((s for s in events if s.name == "events"), events[0])
-        if self.stream.width is None:
-            raise SourceError(f"{self.name}: the event stream '{self.stream.name}' does not state its resolution")
-        self.width, self.height = check_sensor_size(self.stream.width, self.stream.height, self.name)
+        self.stream, self.width, self.height = event_stream(h.streams, self.name)
         self.camera = self.stream.source
         self._cache: dict[int, np.ndarray] = {}
         self._cached_bytes = 0
-        self.index = self._walk()
+        self.index = idx = self._walk()
+        if len(idx.counts) == 0 and idx.warnings:
+            raise SourceError(f"{self.name}: the file is truncated before its first complete packet")
+        self.start_us = int(idx.t_first[0]) if len(idx.counts) else 0
+        self.end_us = int(idx.t_last[-1]) if len(idx.counts) else 0
+        self.event_count = int(idx.counts.sum())
+        seconds = f"{(self.end_us - self.start_us) / 1e6:.3f}"
+        self.warnings = [w.replace("{s}", seconds) for w in idx.warnings]
+        if not len(idx.counts):  # a whole file that received no events (a silent camera): valid, empty
+            self.warnings.append(f"{self.name}: the recording holds no events "
+                                 "(nothing was recorded, or it was cut off before anything was saved)")
 
     MAX_TABLE_BYTES = 256 << 20
 
@@ -419,23 +467,9 @@ class Aedat4File:
         if len(data) != size:
             raise SourceError(f"{self.name}: the packet at byte {offset - 8} is cut short (the file changed?)")
         try:
-            ev = decode_event_packet(decompress(data, self.header.compression))
+            return packet_events(data, self.header.compression, self.width, self.height)
         except _Bad as err:
             raise SourceError(f"{self.name}: damaged event packet at byte {offset - 8}: it {err}") from None
-        if len(ev):
-            t = ev["timestamp"]
-            if len(ev) > 1 and np.any(t[1:] < t[:-1]):
-                raise SourceError(f"{self.name}: timestamps go backwards inside the packet at byte {offset - 8}")
-            x, y = ev["x"], ev["y"]
-            bad = (x < 0) | (x >= self.width) | (y < 0) | (y >= self.height)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise SourceError(
-                    f"{self.name}: event at x={int(x[i])}, y={int(y[i])} in the packet at byte {offset - 8} "
-                    f"lies outside the {self.width}x{self.height} sensor"
-                )
-            ev["polarity"] = ev["polarity"] != 0
-        return ev
 
     CACHE_BYTES = 64 << 20
 
@@ -446,8 +480,8 @@ class Aedat4File:
         self._cache[i] = ev
         self._cached_bytes += ev.nbytes
 
-    def packet(self, i: int) -> np.ndarray:
-        """The events of event packet ``i`` (cached)."""
+    def packet(self, i: int, keep: bool = True) -> np.ndarray:
+        """The events of event packet ``i`` (cached unless ``keep`` is False)."""
         ev = self._cache.get(i)
         if ev is None:
             idx = self.index
@@ -458,8 +492,14 @@ class Aedat4File:
                     f"{self.name}: the event packet at byte {int(idx.offsets[i]) - 8} does not match the "
                     f"file's index ({len(ev)} events, the index says {int(idx.counts[i])}): damaged file"
                 )
-            self._keep(i, ev)
+            if keep:
+                self._keep(i, ev)
         return ev
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Every event in time order, one packet at a time (memory: one packet, nothing cached)."""
+        for i in range(len(self.index.counts)):
+            yield self.packet(i, keep=False)
 
     def events(self, t0_us: int, t1_us: int) -> np.ndarray:
         """Events with ``t0_us <= timestamp < t1_us``."""
@@ -480,6 +520,89 @@ class Aedat4File:
     def close(self) -> None:
         self._f.close()
         self._cache.clear()
+
+
+# -- the DV network stream ----------------------------------------------------------------------
+
+
+class StreamDecoder:
+    """The DV network stream, decoded incrementally: feed it the bytes as they arrive.
+
+    :meth:`feed` yields the events of every event packet the bytes complete, in order, and
+    raises a :class:`SourceError` (``where`` and what is wrong) only once every whole packet
+    before the fault has been yielded. Memory: the packet being received, whose declared
+    size is checked against ``MAX_PACKET_BYTES`` as soon as its 8-byte header arrives.
+    """
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.header: Header | None = None
+        self.stream: Stream | None = None
+        self.width = self.height = 0
+        self._ids: set[int] = set()
+        self._buf = bytearray()
+        self._offset = 0  # stream byte offset of _buf[0]
+
+    @property
+    def camera(self) -> str | None:
+        return self.stream.source if self.stream is not None else None
+
+    def push(self, data: bytes) -> bool:
+        """Take ``data`` without decoding packets; True once the stream header has been read."""
+        self._buf += data
+        return self.header is not None or self._take_header()
+
+    def feed(self, data: bytes) -> Iterator[np.ndarray]:
+        """Take ``data``; yield the events of each event packet it completes (non-empty arrays)."""
+        self._buf += data
+        while True:
+            if self.header is None:
+                if not self._take_header():
+                    return
+                continue
+            if len(self._buf) < _PACKET.size:
+                return
+            sid, size = _PACKET.unpack_from(self._buf, 0)
+            where = f"{self.where}: the packet at byte {self._offset} of the stream"
+            if sid not in self._ids:
+                raise SourceError(f"{where} names stream {sid}, which the header does not declare "
+                                  f"(not a valid DV stream)")
+            if not 0 < size <= MAX_PACKET_BYTES:
+                raise SourceError(f"{where} declares {size} bytes (allowed: 1 to {MAX_PACKET_BYTES >> 20} MiB; "
+                                  f"not a valid DV stream)")
+            if len(self._buf) < _PACKET.size + size:
+                return
+            payload = bytes(self._buf[_PACKET.size:_PACKET.size + size])
+            del self._buf[:_PACKET.size + size]
+            self._offset += _PACKET.size + size
+            if sid != self.stream.id:
+                continue
+            try:
+                events = packet_events(payload, self.header.compression, self.width, self.height)
+            except _Bad as err:
+                raise SourceError(f"{where} is not a valid event packet: it {err}") from None
+            if len(events):
+                yield events
+
+    def _take_header(self) -> bool:
+        """Parse the IOHeader once it has arrived whole; False while it has not."""
+        buf = self._buf
+        if len(buf) >= 12 and bytes(buf[8:12]) != b"IOHE":
+            raise SourceError(f"{self.where}: the server does not speak the DV (AEDAT4) stream protocol")
+        if len(buf) < 4:
+            return False
+        (size,) = struct.unpack_from("<I", buf, 0)
+        if not 12 <= size <= MAX_HEADER_BYTES:
+            raise SourceError(f"{self.where}: the stream header declares {size} bytes (not a valid DV stream)")
+        if len(buf) < 4 + size:
+            return False
+        compression, _, streams = parse_io_header(bytes(buf[4:4 + size]), self.where)
+        self.stream, self.width, self.height = event_stream(streams, self.where)
+        self.header = Header(compression, -1, streams, 4 + size)
+        self._ids = {s.id for s in streams}
+        del buf[:4 + size]
+        self._offset = 4 + size
+        return True
 
 
 # -- writing ------------------------------------------------------------------------------------
