@@ -11,7 +11,10 @@ and for DVS128 Gesture each whole sample split into T=20 frames by event count. 
 configurations (``small64``) instead train on random windows of the live window length.
 The frames come from the app's own ``Geometry`` and ``events_to_frames``.
 
-Several GPUs: ``torchrun --nproc_per_node=4 -m model.train ...`` (DDP; rank 0 writes).
+Several GPUs: ``torchrun --nproc_per_node=4 -m model.train ...`` (DDP; rank 0 writes; each rank
+logs the samples it trained on and a digest of its weights to ``rank<N>.jsonl`` every epoch).
+``--time-budget-s`` fits a run into a time: the cosine schedule spans the epochs that fit and an
+epoch stops at the deadline (``tools.gpu_run`` uses it).
 Outputs in ``--out``: ``best.pt`` and ``last.pt`` (app checkpoints with metadata),
 ``resume.pt`` (model, optimizer, scaler, epoch, best; the cosine schedule is closed-form in the
 epoch: ``--resume`` continues from it, also with more ``--epochs``)
@@ -98,6 +101,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--limit-test", type=int, default=None, help="use only this many test samples")
     p.add_argument("--limit-batches", type=int, default=None, help="stop each epoch after this many batches")
     p.add_argument("--eval-every", type=int, default=1, help="evaluate every N epochs (and the last)")
+    p.add_argument("--amp-dtype", choices=("float16", "bfloat16"), default="float16",
+                   help="mixed-precision type: float16 (with a GradScaler) or bfloat16 (no scaler; also on the CPU)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last weights (faster convolutions on GPUs)")
+    p.add_argument("--time-budget-s", type=float, default=None,
+                   help="train for at most this long: the cosine schedule spans the epochs that fit (re-planned "
+                        "after each epoch) and an epoch stops at the deadline; every epoch is checkpointed")
     p.add_argument("--cache", type=Path, default=None, help="DVS128 Gesture sample cache folder")
     return p.parse_args(argv)
 
@@ -131,20 +140,31 @@ def loader(ds: Dataset, batch: int, *, shuffle: bool, workers: int, cuda: bool, 
                       generator=gen)
 
 
-def train_epoch(model, data: DataLoader, optimizer, scaler, d: Dist, amp: bool, n_classes: int, idle: bool,
-                limit: int | None, desc: str) -> dict:
-    """One pass over ``data`` (at most ``limit`` batches): mean loss, accuracy, samples/s."""
+def past(deadline: float | None, d: Dist) -> bool:
+    """Whether ``deadline`` (time.monotonic) has passed on any rank, so that all ranks stop together."""
+    if deadline is None:
+        return False
+    late = torch.tensor([float(time.monotonic() > deadline)], device=d.device)
+    if d.world > 1:
+        dist.all_reduce(late, op=dist.ReduceOp.MAX)
+    return bool(late.item())
+
+
+def train_epoch(model, data: DataLoader, optimizer, scaler, d: Dist, amp: torch.dtype | None, n_classes: int,
+                idle: bool, limit: int | None, desc: str, deadline: float | None = None) -> dict:
+    """One pass over ``data`` (at most ``limit`` batches, none past ``deadline``): loss, accuracy, samples/s."""
     model.train()
     n_batches = len(data) if limit is None else min(limit, len(data))
     bar = tqdm(total=n_batches, desc=desc, unit="batch", disable=not d.main, dynamic_ncols=True, leave=True)
     loss_sum = torch.zeros((), device=d.device)
+    done = 0
     correct, seen, t0 = 0, 0, time.perf_counter()
     for i, (x, y) in enumerate(data):
-        if i >= n_batches:
+        if i >= n_batches or (i % 4 == 0 and i > 0 and past(deadline, d)):
             break
         x = x.to(d.device, non_blocking=True).transpose(0, 1)  # [T, N, C, H, W]
         y = y.to(d.device, non_blocking=True)
-        with torch.autocast(d.device.type, dtype=torch.float16, enabled=amp):
+        with torch.autocast(d.device.type, dtype=amp or torch.float16, enabled=amp is not None):
             rates = model(x)
         loss = F.mse_loss(rates.float(), one_hot_targets(y, n_classes))
         optimizer.zero_grad(set_to_none=True)
@@ -159,6 +179,7 @@ def train_epoch(model, data: DataLoader, optimizer, scaler, d: Dist, amp: bool, 
             bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct / seen:.3f}",
                             rate=f"{rate:.1f} samples/s")
         bar.update()
+        done += 1
     bar.close()
     totals = torch.tensor([loss_sum.item(), correct, seen], dtype=torch.float64, device=d.device)
     if d.world > 1:
@@ -166,7 +187,7 @@ def train_epoch(model, data: DataLoader, optimizer, scaler, d: Dist, amp: bool, 
     elapsed = time.perf_counter() - t0
     loss, right, n = totals.tolist()
     return {"loss": loss / max(n, 1), "train_acc": right / max(n, 1), "samples_per_s": n / max(elapsed, 1e-9),
-            "epoch_s": elapsed}
+            "epoch_s": elapsed, "batches": done}
 
 
 def eval_loader(ds: Dataset, d: Dist, batch: int, workers: int) -> DataLoader:
@@ -218,6 +239,44 @@ def live_windowing(splits: Splits, window: TrainWindow, cfg: NetConfig, hop_us: 
                      geometry=geometry)
 
 
+def plan_epochs(planned: int, done: int, done_here: int, started: float, deadline: float, d: Dist) -> int:
+    """Epochs that fit before ``deadline`` at this run's mean pace (``done_here`` epochs since ``started``),
+    at most ``planned``, at least ``done``; the same on every rank."""
+    now = time.monotonic()
+    per_epoch = (now - started) / max(done_here, 1)
+    fits = done + int(max(deadline - now, 0.0) // max(per_epoch, 1e-9))
+    plan = torch.tensor([float(min(planned, fits))], device=d.device)
+    if d.world > 1:
+        dist.all_reduce(plan, op=dist.ReduceOp.MIN)
+    return max(int(plan.item()), done)
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of every parameter and buffer, in ``state_dict`` order."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def sync_ranks(model: torch.nn.Module, d: Dist, out: Path, epoch: int, sampler, n_seen: int) -> None:
+    """End of a DDP epoch: rank 0's BatchNorm statistics everywhere, and this rank's record in ``rank<N>.jsonl``.
+
+    DDP keeps the parameters equal; each rank's last forward updates its own running statistics, so
+    they are broadcast from rank 0 (whose weights are saved). The record lists the sample indices
+    this rank trained on and a digest of its weights: the ranks' indices are disjoint, the digests equal.
+    """
+    for b in model.buffers():
+        dist.broadcast(b, 0)
+    record = {"epoch": epoch + 1, "rank": d.rank, "samples": list(sampler)[:n_seen],
+              "weights_sha256": weights_digest(model)}
+    with open(out / f"rank{d.rank}.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
     """Train as ``args`` say; returns the final summary (also stored in the checkpoints)."""
     d = setup_distributed(args.device)
@@ -225,8 +284,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         torch.set_num_threads(args.threads)
     cuda = d.device.type == "cuda"
     amp = cuda if args.amp is None else args.amp
-    if amp and not cuda:
-        raise SettingsError("--amp needs a CUDA device (mixed precision here is float16 with a GradScaler)")
+    amp_dtype = getattr(torch, args.amp_dtype) if amp else None
+    if amp and not cuda and amp_dtype != torch.bfloat16:
+        raise SettingsError("--amp on the CPU needs --amp-dtype bfloat16 (float16 mixed precision needs CUDA)")
     workers = args.workers if args.workers is not None else (6 if cuda else 0)
     torch.manual_seed(args.seed + d.rank)
     np.random.seed(args.seed + d.rank)
@@ -256,8 +316,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     idle = bool((splits.train.labels < 0).any() or (splits.test.labels < 0).any())
 
     model = build_network(cfg).to(d.device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    scaler = torch.amp.GradScaler(d.device.type, enabled=amp)
+    scaler = torch.amp.GradScaler(d.device.type, enabled=amp_dtype == torch.float16)
     state = {"epoch": 0, "best": -1.0, "best_epoch": -1, "best_acc": {}, "time_s": 0.0}
     resume_path = out / RESUME_FILE
     if args.resume:
@@ -275,7 +337,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             torch.set_rng_state(saved["rng"].cpu())
     net = DistributedDataParallel(model, device_ids=[d.device.index] if cuda else None) if d.world > 1 else model
 
-    sampler = DistributedSampler(splits.train, shuffle=True, seed=args.seed) if d.world > 1 else None
+    # drop_last: ranks get disjoint, equal shares (< world samples an epoch left out, others each epoch)
+    sampler = DistributedSampler(splits.train, shuffle=True, seed=args.seed, drop_last=True) if d.world > 1 else None
     train_data = loader(splits.train, args.batch_size, shuffle=True, workers=workers, cuda=cuda,
                         seed=args.seed + state["epoch"], sampler=sampler)
     evals = {name: eval_loader(ds, d, args.batch_size * 2, workers)
@@ -289,19 +352,27 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
               flush=True)
 
     summary = {}
+    planned, first, started = args.epochs, state["epoch"], time.monotonic()
+    deadline = started + args.time_budget_s if args.time_budget_s else None
     for epoch in range(state["epoch"], args.epochs):
+        if epoch >= planned:
+            break
         t0 = time.perf_counter()
-        lr = cosine_lr(args.lr, epoch, args.epochs)
+        lr = cosine_lr(args.lr, epoch, planned)
         for group in optimizer.param_groups:
             group["lr"] = lr
         if sampler is not None:
             sampler.set_epoch(epoch)
-        stats = train_epoch(net, train_data, optimizer, scaler, d, amp, cfg.n_classes, idle, args.limit_batches,
-                            f"epoch {epoch + 1}/{args.epochs}")
-        last_epoch = epoch + 1 == args.epochs
+        stats = train_epoch(net, train_data, optimizer, scaler, d, amp_dtype, cfg.n_classes, idle,
+                            args.limit_batches, f"epoch {epoch + 1}/{planned}", deadline)
+        if d.world > 1:
+            sync_ranks(model, d, out, epoch, sampler, stats["batches"] * args.batch_size)
+        if deadline is not None:
+            planned = plan_epochs(planned, epoch + 1, epoch + 1 - first, started, deadline, d)
+        last_epoch = epoch + 1 == planned
         if (epoch + 1) % args.eval_every == 0 or last_epoch:
             for name, data in evals.items():
-                stats[f"{name}_acc"] = evaluate_split(model, data, d, amp, idle, name)
+                stats[f"{name}_acc"] = evaluate_split(model, data, d, amp and cuda, idle, name)
         state["time_s"] += time.perf_counter() - t0
         state["epoch"] = epoch + 1
         pick = stats.get("val_acc" if splits.val is not None else "test_acc")
@@ -316,10 +387,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
                 f.write(json.dumps(summary) + "\n")
             notes = {"protocol": protocol, "train_window": window.window_us or "whole",
                      "augment": augment.to_meta() if augment else None, "epochs_done": epoch + 1,
-                     "epochs": args.epochs, "time_s": round(state["time_s"], 1), "machine": machine(d),
+                     "epochs": planned, "time_s": round(state["time_s"], 1), "machine": machine(d),
                      "recipe": {"loss": "mse(voted rates, one-hot)", "optimizer": "adam", "lr": args.lr,
-                                "schedule": f"cosine over {args.epochs} epochs", "batch": args.batch_size * d.world,
-                                "amp": amp},
+                                "schedule": f"cosine over {planned} epochs", "batch": args.batch_size * d.world,
+                                "amp": args.amp_dtype if amp else False, "channels_last": args.channels_last,
+                                "time_budget_s": args.time_budget_s},
                      "seed": args.seed, "val_fraction": args.val_fraction,
                      "samples": {"train": len(splits.train), "val": len(splits.val) if splits.val else 0,
                                  "test": len(splits.test)}}
