@@ -75,8 +75,15 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_gui(args)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors (``error: ...``, exit 2), not a usage line and the error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog.split()[-1]}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="main.py", description="Real-time DVS gesture recognition with TCJA-SNN.")
+    p = _Parser(prog="main.py", description="Real-time DVS gesture recognition with TCJA-SNN.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = p.add_subparsers(dest="command")
 

@@ -31,32 +31,46 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+MIN_SECONDS = 0.01  # one packet interval of file playback (FileSource.batch_us): less records nothing
+
+
 def run_record(args: argparse.Namespace) -> int:
-    """Record until the source ends, ``--seconds`` of stream time pass, or Ctrl-C."""
-    from eventcore.errors import UserError
+    """Record until the source ends, ``--seconds`` of stream time pass, or Ctrl-C / SIGTERM."""
+    from eventcore.errors import SettingsError, UserError
     from eventcore.settings import positive
 
     positive("--seconds", args.seconds, "seconds")  # 0 would record nothing: refused, like a negative
+    if args.seconds is not None and args.seconds < MIN_SECONDS:
+        raise SettingsError(f"--seconds {args.seconds:g} is shorter than one packet interval "
+                            f"({MIN_SECONDS:g} s): nothing would be recorded")
     out = Path(args.output)
     if out.exists():
         raise UserError(f"{out}: already exists; not overwriting a recording")
-    source = open_source(args.source)
-    limit = None if args.seconds is None else int(args.seconds * 1e6)
+    with _sigterm_as_interrupt():
+        try:
+            source = open_source(args.source)  # a network source may take a while to connect
+        except KeyboardInterrupt:
+            print("interrupted before recording started: no file written", file=sys.stderr)
+            return 130
+        return _record(source, out, args.seconds)
+
+
+def _record(source, out: Path, seconds: float | None) -> int:
+    limit = None if seconds is None else int(seconds * 1e6)
     t_first = None
     with source, Recorder(out, source.width, source.height, camera=source.camera) as rec:
         # A live source may stall: --seconds is also wall time there, enforced from a timer.
-        timer = threading.Timer(args.seconds, source.close) if limit is not None and source.is_live else None
+        timer = threading.Timer(seconds, source.close) if limit is not None and source.is_live else None
         try:
-            with _sigterm_as_interrupt():
-                if timer:
-                    timer.start()
-                for batch in source.batches():
-                    if len(batch) and t_first is None:
-                        t_first = int(batch["timestamp"][0])
-                    if limit is not None and len(batch) and batch["timestamp"][-1] - t_first >= limit:
-                        rec.write(batch[batch["timestamp"] - t_first < limit])
-                        break
-                    rec.write(batch)
+            if timer:
+                timer.start()
+            for batch in source.batches():
+                if len(batch) and t_first is None:
+                    t_first = int(batch["timestamp"][0])
+                if limit is not None and len(batch) and batch["timestamp"][-1] - t_first >= limit:
+                    rec.write(batch[batch["timestamp"] - t_first < limit])
+                    break
+                rec.write(batch)
         except KeyboardInterrupt:
             print("interrupted: recording closed", file=sys.stderr)
         except SourceError as err:

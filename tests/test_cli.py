@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -267,3 +268,15 @@ def test_window_and_hop_flags_reach_the_pipeline(capsys, files):
 def test_gui_with_a_bad_device_is_one_line_before_any_window(capsys):
     code, out, err = run(capsys, "gui", "--device", "cuda:99")
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: --device cuda:99: "), err
+
+
+def test_record_refuses_a_duration_that_records_nothing_and_bad_numbers_in_one_line(capsys, files):
+    out_path = files["dir"] / "never.aedat4"
+    for value, needle in (("1e-9", "shorter than one packet interval"), ("abc", "invalid float value: 'abc'")):
+        with pytest.raises(SystemExit) if value == "abc" else contextlib.nullcontext() as exit_info:
+            code = main(["record", str(files["aedat2"]), str(out_path), "--seconds", value])
+        if exit_info is not None:
+            code = exit_info.value.code
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and err.count("\n") == 1 and needle in err, err
+        assert not out_path.exists()

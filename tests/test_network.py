@@ -448,3 +448,15 @@ def test_sigterm_stops_a_recording_like_ctrl_c(dv_header, raw_server, tmp_path):
     n = len(got) // 1000
     assert n >= 90 and len(got) % 1000 == 0, f"{len(got)} events recorded of {len(sent)} batches sent"
     np.testing.assert_array_equal(got, np.concatenate([batch(k) for k in range(n)]))
+
+
+def test_sigterm_while_connecting_says_nothing_was_recorded(raw_server, tmp_path):
+    """SIGTERM while the stream has not started (a silent peer) ends with one line, and no file."""
+    port = raw_server(lambda c: time.sleep(30))
+    out = tmp_path / "never.aedat4"
+    proc = _record(port, out)
+    time.sleep(1.0)  # the interpreter is up and waiting for the stream header (3 s allowed)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.strip() == "interrupted before recording started: no file written", err
+    assert not out.exists()

@@ -260,3 +260,16 @@ def test_full_tmpfs_if_mountable(tmp_path):
         assert len(got) == rec.events_flushed > 0
     finally:
         subprocess.run(["umount", str(mnt)])
+
+
+def test_full_disk_before_the_header_leaves_no_file_and_says_so(tmp_path):
+    """When not even the header fits, the message says no file was written (not 'readable up to there')."""
+    path = tmp_path / "none.aedat4"
+    code = ("import resource, signal, sys; from app.sources.recorder import Recorder; "
+            "from eventcore.errors import SourceError; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100)); "
+            "exec('try: Recorder(sys.argv[1], 128, 128)\\nexcept SourceError as e: print(e)')")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "not even the file header fits; no file was written" in out.stdout, out.stdout
+    assert "readable" not in out.stdout and not path.exists()

@@ -104,15 +104,14 @@ class Recorder:
             raise SourceError(f"{self.path}: cannot create the recording ({err.strerror})") from None
         self._size = 0
         header = file_header(self.camera, self.width, self.height, compression)
-        if not self._append(header):
+        if (why := self._write_all(header)) is not None:
             os.close(self._fd)
             self._fd = None
             try:
                 os.unlink(self.path)  # nothing of value in it: leave no empty file behind
             except OSError:
                 pass
-            err, self.error = self.error, None
-            raise SourceError(f"{self.path}: cannot create the recording ({err})")
+            raise SourceError(f"{self.path}: {why}: not even the file header fits; no file was written")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._flusher, name=f"recorder {self.path.name}", daemon=True)
         self._thread.start()
@@ -184,8 +183,8 @@ class Recorder:
                     return
                 self.events_flushed += len(part)
 
-    def _append(self, data) -> bool:
-        """Write all of ``data``; on an error cut the file back to its last whole packet."""
+    def _write_all(self, data) -> str | None:
+        """Write all of ``data``; on an error cut the file back to its last whole packet and say why."""
         view = memoryview(data)
         try:
             while view:
@@ -197,18 +196,22 @@ class Recorder:
             except OSError:
                 pass
             if err.errno == errno.ENOSPC:
-                why = "disk full"
-            elif err.errno == errno.EFBIG:
-                why = "file size limit reached"
-            else:
-                why = f"cannot write ({err.strerror})"
+                return "disk full"
+            if err.errno == errno.EFBIG:
+                return "file size limit reached"
+            return f"cannot write ({err.strerror})"
+        self._size += len(data)
+        return None
+
+    def _append(self, data) -> bool:
+        """Append a packet; on an error set ``error`` (the file stays readable up to its last whole packet)."""
+        why = self._write_all(data)
+        if why is not None:
             self.error = SourceError(
                 f"{self.path}: {why} after {self.events_flushed} events; the recording is closed and "
                 f"readable up to there"
             )
-            return False
-        self._size += len(data)
-        return True
+        return why is None
 
     def _fail(self) -> None:
         """After a write error: drop the queue, close the file (the caller holds ``_io``)."""

@@ -471,7 +471,7 @@ class Aedat4File:
         except _Bad as err:
             raise SourceError(f"{self.name}: damaged event packet at byte {offset - 8}: it {err}") from None
 
-    CACHE_BYTES = 64 << 20
+    CACHE_BYTES = 16 << 20  # a few packets: replay decodes each packet once, memory stays flat
 
     def _keep(self, i: int, ev: np.ndarray) -> None:
         """Cache decoded packet ``i``, dropping the oldest beyond CACHE_BYTES."""
