@@ -1,5 +1,8 @@
 """Inference backends with one interface: frames in; rates, TCJA gates and spike-rate maps out.
 
+Besides the rates, every backend returns the TCJA gates, the per-block spike-rate maps and the
+last block's features (the input of the class evidence map, :mod:`model.evidence`).
+
 - ``torch``: the spikingjelly network itself (eager; the GPU when the engine runs on one);
 - ``onnxruntime`` and ``openvino``: the checkpoint exported once to ONNX with a plain-torch
   LIF (:mod:`model.export`, cached by the checkpoint's hash) and run on the CPU. Both give
@@ -37,11 +40,13 @@ ENV_BACKEND = "TCJA_GESTURE_BACKEND"
 
 @dataclass
 class BackendOutput:
-    """One batch's outputs as numpy: rates [N, K]; gates[j] [N, T, C_j]; spike_maps[i] [N, H_i, W_i]."""
+    """One batch's outputs as numpy: rates [N, K]; gates[j] [N, T, C_j]; spike_maps[i] [N, H_i, W_i];
+    features [N, C, H_L, W_L] (the last block's, for the class evidence map)."""
 
     rates: np.ndarray
     gates: list[np.ndarray]
     spike_maps: list[np.ndarray]
+    features: np.ndarray | None = None
 
 
 class Runner(ABC):
@@ -96,10 +101,10 @@ def default_threads() -> int:
 
 
 def _split(outputs: list[np.ndarray], names: list[str]) -> BackendOutput:
-    """Sort the graph's outputs by name (rates, gate_j, map_i: see :mod:`model.export`)."""
+    """Sort the graph's outputs by name (rates, gate_j, map_i, features: see :mod:`model.export`)."""
     by = dict(zip(names, outputs))
     pick = lambda prefix: [by[f"{prefix}_{i}"] for i in range(sum(n.startswith(prefix + "_") for n in names))]  # noqa: E731
-    return BackendOutput(by["rates"], pick("gate"), pick("map"))
+    return BackendOutput(by["rates"], pick("gate"), pick("map"), by.get("features"))
 
 
 def _per_window(run_one, frames: np.ndarray, names: list[str]) -> BackendOutput:
@@ -128,7 +133,8 @@ class TorchRunner(Runner):
         with torch.inference_mode():
             out = self.model.forward_with_maps(torch.from_numpy(np.asarray(frames, np.float32)).to(self.device))
         as_np = lambda t: t.float().cpu().numpy()  # noqa: E731
-        return BackendOutput(as_np(out.rates), [as_np(g) for g in out.gates], [as_np(m) for m in out.spike_maps])
+        return BackendOutput(as_np(out.rates), [as_np(g) for g in out.gates], [as_np(m) for m in out.spike_maps],
+                             as_np(out.features))
 
 
 class OnnxRuntimeRunner(Runner):

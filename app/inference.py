@@ -26,23 +26,48 @@ from eventcore.errors import CheckpointError, SettingsError
 from eventcore.settings import WindowSettings
 from eventcore.transforms import InputChain, ToFrames, input_chain
 from model.checkpoint import load_checkpoint
+from model.evidence import class_evidence, evidence_class, head_weights
 from model.device import choose_device, device_name
 from model.zoo import resolve_model
 
 
+class SpikeMaps(list):
+    """One window's spike-rate maps [H, W] per block, carrying the window's class evidence map.
+
+    ``evidence`` ([H, W] in 0..1, the first block's grid, :mod:`model.evidence`) explains class
+    ``evidence_class``; both ride on the maps' list so that everything handing the maps on
+    (the pipeline's predictions) hands them on too. None without a recording engine.
+    """
+
+    def __init__(self, maps=(), evidence: np.ndarray | None = None, evidence_class: int | None = None) -> None:
+        super().__init__(maps)
+        self.evidence = evidence
+        self.evidence_class = evidence_class
+
+
 @dataclass
 class ModelResult:
-    """One window's output: rates [n_classes]; gates [T, C] per TCJA block; maps [H, W] per block."""
+    """One window's output: rates [n_classes]; gates [T, C] per TCJA block; maps [H, W] per block (+ evidence)."""
 
     rates: np.ndarray
     gates: list[np.ndarray]
     spike_maps: list[np.ndarray]
 
+    @property
+    def evidence(self) -> np.ndarray | None:
+        """Where the evidence for :attr:`evidence_class` lies, [H, W] in 0..1 (None when not recorded)."""
+        return getattr(self.spike_maps, "evidence", None)
+
+    @property
+    def evidence_class(self) -> int | None:
+        return getattr(self.spike_maps, "evidence_class", None)
+
 
 class InferenceEngine:
     """Runs a checkpointed TCJA-SNN on windows of events, on one device.
 
-    ``record=True`` also returns the TCJA gates and per-block spike-rate maps (for the GUI).
+    ``record=True`` also returns the TCJA gates, per-block spike-rate maps and the class evidence
+    map (for the GUI; computed here, in the inference thread, from the same forward pass).
     With ``compile=True`` a compiled copy is built in a background thread by
     :meth:`start_compile`; until it is ready (or if it fails) the eager model answers.
     ``backend`` (``app.backends``): "torch", or "onnxruntime" / "openvino" on the CPU (the
@@ -69,6 +94,7 @@ class InferenceEngine:
             raise CheckpointError(f"{name}: checkpoint names {len(self.class_names)} classes but the network has "
                                   f"{cfg.n_classes}")
         self.trained_on = str(meta.get("trained_on", "unknown"))
+        self.head_weights = head_weights(self.model) if record else None
         self._fn = self._eager
         self.compile_state = "off"
         self._lock = threading.Lock()
@@ -165,17 +191,26 @@ class InferenceEngine:
             out = runner.run(x.numpy())
             if not self.record:
                 return [ModelResult(r, [], []) for r in out.rates]
-            return [ModelResult(out.rates[i], [g[i] for g in out.gates], [m[i] for m in out.spike_maps])
-                    for i in range(len(out.rates))]
-        x = x.to(self.device, non_blocking=True)
-        with self._lock, torch.inference_mode(), torch.autocast(self.device.type, torch.float16, enabled=self.half):
-            out = self._fn(x)
-        if not self.record:
-            return [ModelResult(r, [], []) for r in out.float().cpu().numpy()]
-        rates = out.rates.float().cpu().numpy()
-        gates = [g.float().cpu().numpy() for g in out.gates]
-        maps = [m.float().cpu().numpy() for m in out.spike_maps]
-        return [ModelResult(rates[i], [g[i] for g in gates], [m[i] for m in maps]) for i in range(len(rates))]
+            rates, gates, maps, feats = out.rates, out.gates, out.spike_maps, out.features
+        else:
+            x = x.to(self.device, non_blocking=True)
+            with self._lock, torch.inference_mode(), torch.autocast(self.device.type, torch.float16, enabled=self.half):
+                out = self._fn(x)
+            if not self.record:
+                return [ModelResult(r, [], []) for r in out.float().cpu().numpy()]
+            as_np = lambda t: t.float().cpu().numpy()  # noqa: E731
+            rates, gates, maps = as_np(out.rates), [as_np(g) for g in out.gates], [as_np(m) for m in out.spike_maps]
+            feats = as_np(out.features)
+        return [ModelResult(rates[i], [g[i] for g in gates], self._maps(rates[i], [m[i] for m in maps],
+                                                              None if feats is None else feats[i]))
+                for i in range(len(rates))]
+
+    def _maps(self, rates: np.ndarray, maps: list[np.ndarray], features: np.ndarray | None) -> SpikeMaps:
+        """One window's spike maps with its class evidence map (the most likely class's)."""
+        if features is None:
+            return SpikeMaps(maps)
+        k = evidence_class(rates, features, self.head_weights)
+        return SpikeMaps(maps, class_evidence(features, self.head_weights, k, maps[0]), k)
 
     def start_compile(self, on_done=None) -> threading.Thread:
         """Compile a copy of the model off the caller's thread; swap it in once warmed up.

@@ -14,6 +14,7 @@ a runner loops for more), what the GUI draws besides the rates::
     output "rates"   [1, n_classes]
            "gate_j"  [1, T, C_j]     one per TCJA block (cfg.tcja_blocks order)
            "map_i"   [1, H_i, W_i]   one per conv block: its LIF spikes averaged over T and channels
+           "features" [1, C, H_L, W_L] the last block's (gated) spikes before its pooling, averaged over T
 
 The same names and shapes as :meth:`TCJANet.forward_with_maps` (``NetOutput``).
 
@@ -44,7 +45,7 @@ from model.tcja import TCJA
 
 OPSET = 17
 # Bump when the exported graph changes (names, outputs, LIF formula): old cache files are then ignored.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 APP_NAME = "tcja-gesture"
 
 
@@ -103,7 +104,7 @@ def _unwrap(m: nn.Module) -> list[nn.Module]:
 
 
 class ExportNet(nn.Module):
-    """A TCJANet for one window, plain-torch LIFs, forward returning (rates, *gates, *maps).
+    """A TCJANet for one window, plain-torch LIFs, forward returning (rates, *gates, *maps, features).
 
     The sequence stays a 4-D ``[T, C, H, W]`` tensor (time as the batch axis of every
     convolution), which avoids layout conversions between 5-D and 4-D tensors in the runtimes.
@@ -136,7 +137,10 @@ class ExportNet(nn.Module):
         gates: list[torch.Tensor] = []
         maps: list[torch.Tensor] = []
         h = x.flatten(0, 1)  # [T, 1, C, H, W] -> [T, C, H, W]
-        for m in self.conv:
+        last = len(self.conv) - 1  # the last block's pooling
+        for i, m in enumerate(self.conv):
+            if i == last:
+                features = h.mean(0).unsqueeze(0)
             if isinstance(m, TCJA):
                 gate = _tcja_gate(m, h.mean(dim=(2, 3)).unsqueeze(0))  # [1, T, C]
                 gates.append(gate)
@@ -148,12 +152,13 @@ class ExportNet(nn.Module):
         for m in self.fc:
             h = h.reshape(T, -1) if isinstance(m, nn.Flatten) else m(h)
         rates = h.mean(0).reshape(1, self.cfg.n_classes, self.cfg.voting).mean(2)
-        return (rates, *gates, *maps)
+        return (rates, *gates, *maps, features)
 
 
 def output_names(cfg) -> list[str]:
-    """Names of the exported graph's outputs, in order: rates, gate_j..., map_i..."""
-    return ["rates"] + [f"gate_{j}" for j in range(len(cfg.tcja_blocks))] + [f"map_{i}" for i in range(cfg.n_blocks)]
+    """Names of the exported graph's outputs, in order: rates, gate_j..., map_i..., features."""
+    return (["rates"] + [f"gate_{j}" for j in range(len(cfg.tcja_blocks))] + [f"map_{i}" for i in range(cfg.n_blocks)]
+            + ["features"])
 
 
 def export_onnx(net: TCJANet, path: str | Path, opset: int = OPSET) -> Path:

@@ -142,12 +142,15 @@ class NetOutput:
     """What the GUI needs from one forward pass (all detached except ``rates``).
 
     ``rates`` [N, n_classes]; ``spike_maps[i]`` [N, H_i, W_i]: block i's LIF output averaged
-    over T and channels; ``gates[j]`` [N, T, C]: the TCJA gate of ``cfg.tcja_blocks[j]``.
+    over T and channels; ``gates[j]`` [N, T, C]: the TCJA gate of ``cfg.tcja_blocks[j]``;
+    ``features`` [N, C, H_L, W_L]: the last block's (gated) spikes before its pooling, averaged
+    over T, from which :mod:`model.evidence` maps the class evidence.
     """
 
     rates: torch.Tensor
     spike_maps: tuple[torch.Tensor, ...]
     gates: tuple[torch.Tensor, ...]
+    features: torch.Tensor | None = None
 
 
 def lif() -> neuron.LIFNode:
@@ -223,16 +226,19 @@ class TCJANet(nn.Module):
         return self._vote(self.fc(self.conv(x)))
 
     def forward_with_maps(self, x: torch.Tensor) -> NetOutput:
-        """Forward that also returns per-block spike-rate maps and the TCJA gates."""
+        """Forward that also returns per-block spike-rate maps, the TCJA gates and the last block's features."""
         self._check_input(x)
         functional.reset_net(self)
         tcjas = [m for m in self.conv if isinstance(m, TCJA)]
         maps: list[torch.Tensor] = []
         for m in tcjas:
             m.record_gate = True
+        last = len(self.conv) - 1  # the last block's pooling
         try:
             h = x
-            for m in self.conv:
+            for i, m in enumerate(self.conv):
+                if i == last:
+                    features = h.detach().mean(0)
                 h = m(h)
                 if isinstance(m, neuron.LIFNode):
                     maps.append(h.detach().mean(dim=(0, 2)))
@@ -242,7 +248,7 @@ class TCJANet(nn.Module):
             for m in tcjas:
                 m.record_gate = False
                 m.last_gate = None
-        return NetOutput(rates=rates, spike_maps=tuple(maps), gates=gates)
+        return NetOutput(rates=rates, spike_maps=tuple(maps), gates=gates, features=features)
 
 
 def build_network(cfg: NetConfig) -> TCJANet:
