@@ -51,7 +51,7 @@ from model.datasets import DATASETS, CameraAugment, Splits, TrainWindow, dvs128_
 from model.evaluate import predict, predicted, score
 from model.networks import CONFIGS, NetConfig, build_network
 
-DEFAULT_CONFIG = {"dvs128": "dvs128_paper", "simulated": "small64", "nmnist": "nmnist", "fmnist": "fmnist_paper"}
+DEFAULT_CONFIG = {"dvs128": "dvs128_paper", "simulated": "small64", "recordings": "small64", "nmnist": "nmnist", "fmnist": "fmnist_paper"}
 # Live configurations train on windows of the live length (ms); the rest on whole samples.
 DEFAULT_WINDOW_MS = {"small64": 1000.0}
 DEFAULT_HOP_MS = 100.0

@@ -2,6 +2,8 @@
 
 - ``dvs128``: IBM's DVS128 Gesture archive folder (official split, one sample per label).
 - ``simulated``: a folder of sample shards (``shards``), e.g. from the gesture simulator.
+- ``recordings``: a folder of labelled recordings in any format the app reads (AEDAT4, AEDAT
+  2.0 / 3.1, Prophesee), each with a DVS128 Gesture label file beside it (a teach folder too).
 - ``nmnist``: the N-MNIST ``.bs2`` subset (``train1K.txt`` / ``test100.txt``).
 - ``fmnist``: Fashion-MNIST idx files (default: Debian's ``/usr/share/datasets/fashion-mnist``).
 
@@ -19,15 +21,16 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from eventcore.labels import CLASS_NAMES as GESTURES
-from model.datasets import dvs128_gesture, fashion_mnist, nmnist, simulated
+from model.datasets import dvs128_gesture, fashion_mnist, nmnist, recordings, simulated
 from model.datasets.augment import CameraAugment
 from model.datasets.samples import EventSamples, TrainWindow
 from model.networks import NetConfig
 
-DATASETS = ("dvs128", "simulated", "nmnist", "fmnist")
+DATASETS = ("dvs128", "simulated", "recordings", "nmnist", "fmnist")
 TRAINED_ON = {
     "dvs128": "DVS128 Gesture (IBM), official split",
     "simulated": "simulated DVS gestures",
+    "recordings": "labelled recordings (DVS128 Gesture label files)",
     "nmnist": "N-MNIST subset (slayerPytorch train1K/test100)",
     "fmnist": "Fashion-MNIST",
 }
@@ -98,6 +101,10 @@ def load_splits(
         tr_items, tr_labels, groups = dvs128_gesture.samples(folder, cache, "train")
         te_items, te_labels, _ = dvs128_gesture.samples(folder, cache, "test")
         sensor = (128, 128)
+    elif name == "recordings":
+        rec = recordings.load(data, seed)
+        tr_items, tr_labels, groups = rec.train.events, rec.train.labels, rec.train.groups
+        te_items, te_labels, sensor = rec.test.events, rec.test.labels, rec.sensor
     elif name == "simulated":
         tr_items, tr_labels, sensor = simulated.samples(data, "train")
         te_items, te_labels, _ = simulated.samples(data, "test")
