@@ -1,6 +1,6 @@
 """Read a teach folder (``eventcore.takes``) for fine-tuning: every take checked, one clear error naming it.
 
-Each take is one AEDAT4 recording (read with dv-processing) with a DVS128 Gesture label file
+Each take is one AEDAT4 recording (read by the format layer, :mod:`eventcore.aedat`) with a DVS128 Gesture label file
 beside it; the sample is the labelled interval's events. Checks, each a :class:`SourceError`
 naming the take: the recording opens and holds events at the manifest's sensor size; the
 label file has one row whose class is one of the folder's gestures and agrees with the file
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eventcore.aedat.files import read_recording
 from eventcore.errors import SourceError
-from eventcore.events import as_events
 from eventcore.labels import LabelTimeline
 from eventcore.takes import Manifest, labels_path, parse_stem, read_manifest, take_files
 
@@ -63,9 +63,7 @@ class TakeSet:
 
 
 def read_aedat4_events(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
-    """All events of an AEDAT4 file and its resolution; SourceError naming the file when unreadable."""
-    import dv_processing as dv
-
+    """All events of an AEDAT4 take and its resolution (the format layer's reader); SourceError naming the file."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
@@ -77,22 +75,15 @@ def read_aedat4_events(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
     if head != _MAGIC:
         raise SourceError(f"take {path.name}: not an AEDAT4 recording (corrupt); delete or record it again")
     try:
-        rec = dv.io.MonoCameraRecording(str(path))
-        if not rec.isEventStreamAvailable():
-            raise SourceError(f"take {path.name}: no event stream in the recording")
-        res = rec.getEventResolution()
-        parts = []
-        while rec.isRunning():
-            batch = rec.getNextEventBatch()
-            if batch is not None and len(batch):
-                parts.append(batch.numpy())
-    except RuntimeError as err:
-        why = str(err).split("Stacktrace")[0].strip().splitlines()[-1:] or [type(err).__name__]
-        raise SourceError(f"take {path.name}: corrupt or truncated recording ({why[0][:160]}); "
+        rec = read_recording(path)
+    except SourceError as err:
+        why = str(err).removeprefix(f"{path.name}: ")
+        raise SourceError(f"take {path.name}: corrupt or truncated recording ({why[:160]}); "
                           f"delete or record it again") from None
-    events = as_events(np.concatenate(parts)) if parts else as_events(np.zeros(0, dtype=[
-        ("timestamp", "<i8"), ("x", "<i2"), ("y", "<i2"), ("polarity", "i1")]))
-    return events, (int(res[0]), int(res[1])) if res is not None else (0, 0)
+    if rec.warnings and any("truncated" in w for w in rec.warnings):
+        raise SourceError(f"take {path.name}: corrupt or truncated recording ({rec.warnings[0][:160]}); "
+                          f"delete or record it again")
+    return rec.events, (rec.width, rec.height)
 
 
 def read_take(path: Path, manifest: Manifest) -> Take:
