@@ -44,7 +44,7 @@ from eventcore.errors import CheckpointError, SettingsError, UserError
 from eventcore.frames import events_to_frames
 from eventcore.geometry import Geometry
 from model.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
-from model.datasets.augment import CameraAugment
+from model.datasets.augment import Augment, RandomFraming
 from model.datasets.samples import TrainWindow
 from model.datasets.takes import Take, TakeSet, load_takes, split_takes
 from model.device import choose_device
@@ -67,7 +67,7 @@ class FinetuneSettings:
     batch_size: int = 8
     eval_hop_us: int = 500_000
     seed: int = 0
-    augment: CameraAugment = field(default_factory=lambda: CameraAugment(max_shift=0.05, scale=(0.92, 1.08)))
+    augment: Augment = field(default_factory=lambda: Augment((RandomFraming(shift_x=0.05, shift_y=0.05, scale=(0.92, 1.08)),)))
 
     def __post_init__(self) -> None:
         if not 1 <= self.epochs <= 1000:
@@ -183,7 +183,7 @@ def held_out_score(net: TCJANet, takes: list[Take], to_frames: _Frames, window_u
     return HeldOutScore(right_w / max(total_w, 1), right_t / max(len(takes), 1), total_w, len(takes))
 
 
-def _crops(takes: list[Take], n: int, window: TrainWindow, augment: CameraAugment, sensor: tuple[int, int],
+def _crops(takes: list[Take], n: int, window: TrainWindow, augment: Augment, sensor: tuple[int, int],
            rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
     windows, labels = [], []
     for take in takes:

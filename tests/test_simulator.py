@@ -252,25 +252,6 @@ def test_dataset_other_factor_adds_other_gestures_and_keeps_existing_seeds():
     assert set(base) <= set(more)  # a dataset on disk is extended, not regenerated
 
 
-def test_rate_and_noise_augmentation():
-    from eventcore.events import make_events
-    from model.datasets.augment import CameraAugment
-
-    rng = np.random.default_rng(0)
-    n = 20000
-    ev = make_events(np.sort(rng.integers(0, 1_000_000, n)), rng.integers(0, 30, n), rng.integers(0, 30, n), rng.integers(0, 2, n))
-    thin = CameraAugment(max_shift=0.0, scale=(1, 1), rate=(0.5, 0.5))(ev, 128, 128, np.random.default_rng(1))
-    assert 0.45 * n < len(thin) < 0.55 * n
-    dense = CameraAugment(max_shift=0.0, scale=(1, 1), rate=(1.5, 1.5))(ev, 128, 128, np.random.default_rng(1))
-    assert 1.45 * n < len(dense) < 1.55 * n and np.all(np.diff(dense["timestamp"]) >= 0)
-    noisy = CameraAugment(max_shift=0.0, scale=(1, 1), noise_hz=(1.0, 1.0))(ev, 128, 128, np.random.default_rng(1))
-    added = len(noisy) - n
-    assert abs(added - 128 * 128 * 1.0) < 5 * 128  # 1 Hz per pixel over 1 s
-    assert (noisy["x"] >= 30).sum() > 0.5 * added  # spread over the whole sensor
-    with pytest.raises(ValueError, match="rate"):
-        CameraAugment(rate=(0.0, 1.0))
-
-
 def test_speck_input_bins_events_by_polarity_and_5ms_step():
     from eventcore.events import make_events
     from model.simulator.speck import speck_frames

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from eventcore.labels import CLASS_NAMES as GESTURES
 from model.datasets import dvs128_gesture, fashion_mnist, nmnist, recordings, simulated
-from model.datasets.augment import CameraAugment
+from model.datasets.augment import CAMERA, USER_SETUPS, Augment
 from model.datasets.samples import EventSamples, TrainWindow
 from model.networks import NetConfig
 
@@ -72,7 +72,7 @@ def load_splits(
     data: str | Path | None,
     cfg: NetConfig,
     window: TrainWindow,
-    augment: CameraAugment | None,
+    augment: Augment | None,
     *,
     val_fraction: float = 0.0,
     seed: int = 0,
@@ -139,4 +139,4 @@ def load_splits(
     return Splits(train, val, test, class_names, TRAINED_ON[name], events)
 
 
-__all__ = ["DATASETS", "CameraAugment", "EventSamples", "Splits", "TrainWindow", "carve", "load_splits"]
+__all__ = ["CAMERA", "DATASETS", "USER_SETUPS", "Augment", "EventSamples", "Splits", "TrainWindow", "carve", "load_splits"]

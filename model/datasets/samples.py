@@ -1,9 +1,11 @@
 """Labelled event samples -> model input frames, with the app's own windowing and binning.
 
 Each item goes through the same :class:`eventcore.transforms.InputChain` as a live window
-(cut, optional ``CameraAugment`` in sensor coordinates, geometry, frames), so the network
+(cut, optional ``Augment`` chain in sensor coordinates, geometry, frames), so the network
 trains on what it will see at run time.
-Training items draw a random window inside the sample; evaluation items take the centred one.
+Training items draw a random window (of a random length when ``min_window_us`` is set, so that
+the network also names a gesture from its first fraction of a second) inside the sample;
+evaluation items take the centred window of ``window_us``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from eventcore.transforms import CutWindow, input_chain
-from model.datasets.augment import CameraAugment
+from model.datasets.augment import Augment
 from model.datasets.shards import load_sample
 
 
@@ -31,20 +33,34 @@ class TrainWindow:
 
     window_us: int | None
     split_by: str = "number"
+    min_window_us: int | None = None  # training windows' length uniform in [min_window_us, window_us]
 
     def __post_init__(self) -> None:
         if self.split_by not in ("number", "time"):
             raise ValueError(f"split_by must be 'number' or 'time', got {self.split_by!r}")
         if self.window_us is not None and self.window_us <= 0:
             raise ValueError(f"window_us must be positive, got {self.window_us}")
+        if self.min_window_us is not None and not (self.window_us and 0 < self.min_window_us <= self.window_us):
+            raise ValueError(f"min_window_us must be in (0, window_us], got {self.min_window_us} with {self.window_us}")
 
     def describe(self, T: int) -> str:
-        span = "the whole sample" if self.window_us is None else f"one {self.window_us / 1000:g} ms window"
+        if self.window_us is None:
+            span = "the whole sample"
+        elif self.min_window_us:
+            span = f"one window of {self.min_window_us / 1000:g}-{self.window_us / 1000:g} ms"
+        else:
+            span = f"one {self.window_us / 1000:g} ms window"
         return f"{span} split into T={T} frames by {self.split_by}"
 
+    def length_us(self, rng: np.random.Generator | None) -> int | None:
+        """A training window's length (random in the range with an ``rng``), else ``window_us``."""
+        if rng is None or not self.min_window_us:
+            return self.window_us
+        return int(rng.integers(self.min_window_us, self.window_us + 1))
+
     def cut(self, events: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """The window: random position when ``rng`` is given, else centred (a view, no copy)."""
-        return CutWindow(self.window_us)(events, rng)
+        """The window: random position and length when ``rng`` is given, else centred (a view, no copy)."""
+        return CutWindow(self.length_us(rng))(events, rng)
 
 
 class EventSamples(Dataset):
@@ -63,7 +79,7 @@ class EventSamples(Dataset):
         input_size: tuple[int, int],
         window: TrainWindow,
         train: bool,
-        augment: CameraAugment | None = None,
+        augment: Augment | None = None,
     ) -> None:
         if len(samples) != len(labels):
             raise ValueError(f"{len(samples)} samples but {len(labels)} labels")
@@ -86,10 +102,13 @@ class EventSamples(Dataset):
         # A per-item seed from torch's RNG: fresh every epoch, in workers (seeded per epoch by
         # the DataLoader) and in the main process alike, and reproducible under manual_seed.
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()))) if self.train else None
-        between = None
+        ev, length = self.events(i), self.window.length_us(rng)
         if self.augment is not None and rng is not None:
-            between = lambda ev: self.augment(ev, self.sensor[0], self.sensor[1], rng)  # noqa: E731
-        return torch.from_numpy(self.chain(self.events(i), rng, between)), int(self.labels[i])
+            # Cut enough source time for the chain (a faster tempo compresses it), then augment.
+            span = None if length is None else int(length * self.augment.span_factor)
+            ev = self.augment(CutWindow(span)(ev, rng), self.sensor[0], self.sensor[1], rng)
+        ev = self.chain.geometry(CutWindow(length)(ev, rng))
+        return torch.from_numpy(self.chain.frames(ev)), int(self.labels[i])
 
     def durations_us(self, limit: int = 200) -> np.ndarray:
         """Durations of (up to ``limit`` evenly spread) samples, for the live window of whole-sample models."""

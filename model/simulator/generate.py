@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from model.simulator.dvs import PixelParams, log_video_to_events
 from model.simulator.params import CALIBRATED, SimParams
 from model.simulator.render import SIZE, Look, render
 from model.simulator.scenes import NEGATIVE_KINDS, NEGATIVE_WEIGHTS, negative_scene
+from model.simulator.setup import SensorFaults, Setup
 
 OTHER = CLASS_NAMES.index("other_gestures")
 
@@ -35,44 +37,62 @@ def _check_class(c: int | None) -> int:
 
 
 def _simulate(pose: Pose | None, body: Body | None, t: np.ndarray, rng: np.random.Generator,
-              p: SimParams = CALIBRATED, look: Look | None = None, extras=None) -> np.ndarray:
+              p: SimParams = CALIBRATED, look: Look | None = None, extras=None, setup: Setup | None = None) -> np.ndarray:
     look = Look.random(rng, p) if look is None else look
     px = PixelParams.random(rng, (SIZE, SIZE), p)
-    return log_video_to_events(render(pose, body, look, t, rng, extras=extras), px, rng)
+    return log_video_to_events(render(pose, body, look, t, rng, extras=extras, setup=setup), px, rng)
+
+
+def _setup_rng(seed: int) -> np.random.Generator:
+    """The set-up's and faults' own random stream, so an unchanged set-up gives the same events as before."""
+    return np.random.default_rng([seed, 0x5E7])
 
 
 def generate_sample(class_index: int | None, duration_s: float, seed: int,
                     step_s: float = STEP_S, params: SimParams | None = None,
-                    negative: str | None = None) -> tuple[np.ndarray, dict]:
+                    negative: str | None = None, setup: Setup | str | None = None,
+                    faults: SensorFaults | str | None = None) -> tuple[np.ndarray, dict]:
     """One recording of ``class_index`` (None = no gesture) lasting ``duration_s``: (events, meta).
 
     A no-gesture recording is an idle subject unless ``negative`` names another kind of
     scene (``scenes.NEGATIVE_KINDS``) or is "random" (one drawn with ``NEGATIVE_WEIGHTS``).
-    ``params`` (default: the calibrated ``params.CALIBRATED``) sets the simulator's ranges.
+    ``params`` (default: the calibrated ``params.CALIBRATED``) sets the simulator's ranges;
+    ``setup`` places the subject and sets the tempo, ``faults`` the sensor's (each "random" =
+    drawn from ``setup.RANGES``; None = the DVS128 Gesture framing and a clean sensor).
     """
     if duration_s <= 0:
         raise ValueError(f"duration_s must be positive, got {duration_s}")
     cls = _check_class(class_index)
     p = CALIBRATED if params is None else params
     rng = np.random.default_rng(seed)
+    srng = _setup_rng(seed)
+    setup = Setup.random(srng) if setup == "random" else setup or Setup()
+    faults = SensorFaults.random(srng) if faults == "random" else faults
     t = np.arange(0.0, duration_s + 1e-9, step_s)
+    t_motion = t * setup.tempo  # the subject's own clock
     kind = None
     if cls == IDLE:
         kind = negative or "idle"
         if kind == "random":
             kind = str(rng.choice(NEGATIVE_KINDS, p=NEGATIVE_WEIGHTS))
         look = Look.random(rng, p)
-        pose, body, extras, look = negative_scene(kind, t, rng, p, look)
-        events = _simulate(pose, body, t, rng, p, look, extras)
+        pose, body, extras, look = negative_scene(kind, t_motion, rng, p, look)
+        events = _simulate(pose, body, t, rng, p, look, extras, setup)
     else:
         body = Body.random(rng, p)
-        pose = gesture_pose(cls, t, body, rng, p)
-        events = _simulate(pose, body, t, rng, p)
+        pose = gesture_pose(cls, t_motion, body, rng, p)
+        events = _simulate(pose, body, t, rng, p, setup=setup)
+    if faults is not None:
+        events = faults.apply(events, SIZE, srng)
     name = "idle" if cls == IDLE else CLASS_NAMES[cls]
     meta = {"class_index": cls, "class_name": name, "duration_s": duration_s, "seed": seed,
             "width": SIZE, "height": SIZE}
     if kind is not None:
         meta["scene"] = kind
+    if not setup.identity:
+        meta["setup"] = asdict(setup)
+    if faults is not None:
+        meta["faults"] = asdict(faults)
     return events, meta
 
 
@@ -143,9 +163,11 @@ def _jobs(n_per_class: int, seed: int, duration_s: float, include_idle: bool,
             for c in classes for i in range(n_per_class * factor.get(c, 1))]
 
 
-def _one(job: tuple[int, float, int, int]) -> tuple[np.ndarray, int]:
+def _one(job: tuple[int, float, int, int], vary: bool = False) -> tuple[np.ndarray, int]:
     cls, duration_s, seed, _ = job
-    return generate_sample(None if cls == IDLE else cls, duration_s, seed, negative="random")[0], cls
+    how = "random" if vary else None
+    return generate_sample(None if cls == IDLE else cls, duration_s, seed, negative="random", setup=how,
+                           faults=how)[0], cls
 
 
 def generate_dataset(n_per_class: int, seed: int, duration_s: float = 1.5, include_idle: bool = True,
@@ -162,22 +184,23 @@ def generate_dataset(n_per_class: int, seed: int, duration_s: float = 1.5, inclu
         return list(pool.map(_one, jobs, chunksize=4))
 
 
-def _write_one(args: tuple[Path, tuple[int, float, int, int]]) -> None:
+def _write_one(args: tuple[Path, tuple[int, float, int, int], bool]) -> None:
     from model.datasets.shards import save_sample
 
-    folder, job = args
-    events, cls = _one(job)
+    folder, job, vary = args
+    events, cls = _one(job, vary)
     save_sample(folder / f"{'idle' if cls == IDLE else f'c{cls:02d}'}_{job[3]:05d}.npz", events, cls, SIZE, SIZE)
 
 
 def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, duration_s: float = 2.0,
                   workers: int = 1, neg_factor: int = 1, other_factor: int = 1,
-                  test_neg_factor: int | None = None) -> None:
+                  test_neg_factor: int | None = None, vary: bool = False) -> None:
     """Write ``FOLDER/train`` and ``FOLDER/test`` (one ``.npz`` per sample, model.datasets.shards).
 
     The test split uses another seed, so no sample of it appears in train; ``test_neg_factor``
     (default ``neg_factor``) sets its no-gesture count. Samples already on disk are kept, so an
-    interrupted run resumes where it stopped.
+    interrupted run resumes where it stopped. ``vary`` draws each training sample's set-up and
+    sensor faults from ``setup.RANGES`` (the test split keeps the DVS128 Gesture framing).
     """
     folder = Path(folder)
     test_neg = neg_factor if test_neg_factor is None else test_neg_factor
@@ -187,7 +210,7 @@ def write_dataset(folder: str | Path, n_train: int, n_test: int, seed: int = 0, 
         for job in _jobs(n, s, duration_s, include_idle=True, neg_factor=neg, other_factor=other_factor):
             name = f"{'idle' if job[0] == IDLE else f'c{job[0]:02d}'}_{job[3]:05d}.npz"
             if not (folder / split / name).exists():
-                todo.append((folder / split, job))
+                todo.append((folder / split, job, vary and split == "train"))
     if workers <= 1:
         for t in todo:
             _write_one(t)
@@ -209,13 +232,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--other-factor", type=int, default=1,
                     help="other_gestures samples (five kinds of motion) per gesture class's count")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vary", action="store_true",
+                    help="each training sample at a random user set-up (placement, size, roll, tempo, sensor faults)")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
     if not args.dataset:
         ap.error("give --dataset FOLDER")
     if args.dataset:
         write_dataset(args.dataset, args.n_per_class, args.n_test_per_class, args.seed, args.duration, args.workers,
-                      args.neg_factor, args.other_factor, args.test_neg_factor)
+                      args.neg_factor, args.other_factor, args.test_neg_factor, args.vary)
         print(args.dataset)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from model.simulator.body import Body, Pose
 from model.simulator.params import CALIBRATED, SimParams
+from model.simulator.setup import Setup
 
 SIZE = 128
 _MARGIN = 24  # background texture border, so shake and pans never sample outside it
@@ -184,10 +185,12 @@ def _sample_texture(tex: np.ndarray, u: np.ndarray, v: np.ndarray, scale: float)
 
 
 def render(pose: Pose | None, body: Body | None, look: Look, t: np.ndarray, rng: np.random.Generator,
-           chunk: int = 64, extras: list[Extra] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+           chunk: int = 64, extras: list[Extra] | None = None,
+           setup: Setup | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Successive chunks ``(t_us [K], log intensity [K, SIZE, SIZE] float32)`` of the scene at times ``t`` (s).
 
-    ``pose``/``body`` None renders no subject (a scene of ``extras`` only).
+    ``pose``/``body`` None renders no subject (a scene of ``extras`` only); ``setup`` places the
+    subject and objects in the view (the background stays: it fires only when the camera shakes).
     """
     n = len(t)
     extras = extras or []
@@ -197,6 +200,9 @@ def render(pose: Pose | None, body: Body | None, look: Look, t: np.ndarray, rng:
     shake = shake + (t - t.mean())[:, None] * np.asarray(look.pan_px_s)[None]
     shake = np.clip(shake, -_MARGIN + 1, _MARGIN - 1).astype(np.float32)
     raw = _parts(pose, body, look, extras) if pose is not None else [(x.a, x.b, x.r, x.level, 1.0) for x in extras]
+    if setup is not None and not setup.identity:
+        raw = [(setup.place(np.asarray(a, dtype=np.float64), SIZE), setup.place(np.asarray(b, dtype=np.float64), SIZE),
+                r * setup.scale, lvl, g) for a, b, r, lvl, g in raw]
     parts = [(np.broadcast_to(a, (n, 2)) + shake, np.broadcast_to(b, (n, 2)) + shake, r, lvl, g)
              for a, b, r, lvl, g in raw]
     grid = np.arange(SIZE, dtype=np.float32)
