@@ -156,3 +156,62 @@ def test_seeded_mutation_corpus(tmp_path):
         assert statuses == {"ok", "error"}, f"{suffix}: the corpus did not reach both outcomes ({statuses})"
     assert summary["max_seconds"] < 2.0
     assert time.monotonic() - t0 < 60
+
+
+# -- the DV network stream: the incremental decoder fed mutated streams in random reads ------------------
+
+
+def _dv_stream(n_packets: int, compression: str, seed: int) -> tuple[bytes, list[np.ndarray]]:
+    """A DV network stream (the IOHeader without the file's version line, then packets) and its packets."""
+    from eventcore.aedat.aedat4 import compress_packet, file_header
+
+    rng = np.random.default_rng(seed)
+    packets = []
+    for k in range(n_packets):
+        n = int(rng.integers(1, 200))
+        t = 1000 * k + np.sort(rng.integers(0, 1000, n))
+        packets.append(make_events(t, rng.integers(0, 64, n), rng.integers(0, 48, n), rng.integers(0, 2, n)))
+    data = file_header("fuzz", 64, 48, compression)[len(MAGIC):]
+    return data + b"".join(compress_packet(0, p, compression) for p in packets), packets
+
+
+def _feed(data: bytes, reads: list[int]) -> tuple[list[np.ndarray], str | None]:
+    """Feed ``data`` in reads of the given sizes (then the rest); (batches, error line or None)."""
+    from eventcore.aedat.aedat4 import StreamDecoder
+
+    dec, got, pos = StreamDecoder("DV stream fuzz:1"), [], 0
+    try:
+        for size in [*reads, len(data)]:
+            for batch in dec.feed(data[pos:pos + size]):  # one by one: list() would drop them on the error
+                got.append(batch)
+            pos += size
+    except SourceError as err:
+        assert str(err).startswith("DV stream fuzz:1: ") and "\n" not in str(err)
+        return got, str(err)
+    return got, None
+
+
+@FUZZ
+@given(seed=st.integers(0, 2**31), compression=st.sampled_from(["none", "lz4", "zstd"]),
+       flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=4),
+       garbage=st.binary(max_size=64), reads=st.lists(st.integers(1, 3000), max_size=8))
+def test_stream_decoder_on_mutated_streams(seed, compression, flips, garbage, reads):
+    """Whatever the bytes and however they are split into reads: the same batches and the same one-line
+    error, every batch inside the sensor and in time order, and with only garbage appended, every packet."""
+    data, packets = _dv_stream(6, compression, seed)
+    mutated = bytearray(data)
+    for where, value in flips:
+        mutated[int(where * len(mutated))] = value
+    mutated = bytes(mutated) + garbage
+    got, err = _feed(mutated, reads)
+    whole, whole_err = _feed(mutated, [])
+    assert err == whole_err and len(got) == len(whole)
+    for a, b in zip(got, whole):
+        np.testing.assert_array_equal(a, b)
+    for b in got:
+        t = b["timestamp"]
+        assert np.all(t[1:] >= t[:-1]) and b["x"].max() < 64 and b["y"].max() < 48
+    if bytes(mutated[:len(data)]) == data:
+        assert len(got) == len(packets)
+        for a, b in zip(got, packets):
+            np.testing.assert_array_equal(a, b)

@@ -587,10 +587,10 @@ class StreamDecoder:
     def _take_header(self) -> bool:
         """Parse the IOHeader once it has arrived whole; False while it has not."""
         buf = self._buf
-        if len(buf) >= 12 and bytes(buf[8:12]) != b"IOHE":
-            raise SourceError(f"{self.where}: the server does not speak the DV (AEDAT4) stream protocol")
-        if len(buf) < 4:
+        if len(buf) < 12:  # size, root offset, identifier: checked in one order whatever the reads
             return False
+        if bytes(buf[8:12]) != b"IOHE":
+            raise SourceError(f"{self.where}: the server does not speak the DV (AEDAT4) stream protocol")
         (size,) = struct.unpack_from("<I", buf, 0)
         if not 12 <= size <= MAX_HEADER_BYTES:
             raise SourceError(f"{self.where}: the stream header declares {size} bytes (not a valid DV stream)")
