@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import pyqtgraph as pg
 import torch
 
 from app.inference import InferenceEngine
@@ -80,3 +81,39 @@ def test_each_class_has_its_own_evidence():
     fine[1, 1] = 1.0  # the only firing pixel of the first block
     focused = class_evidence(feats, weights, 0, fine)
     assert focused.shape == (8, 8) and focused[1, 1] == 1.0 and np.count_nonzero(focused) == 1
+
+
+def drawn(img) -> np.ndarray:
+    """The RGB an ImageItem draws (its lookup table applied to its levels)."""
+    img.render()
+    return pg.functions.ndarray_from_qimage(img.qimage)[..., :3].astype(np.float32)
+
+
+def test_gate_heatmaps_change_visibly_with_the_input(qtbot, engine):
+    """A right-hand wave after a left-arm circle: the drawn gates change by 0.12 (block 3) and 0.26
+    (block 4) of the colour range; the 0..1 viridis drawing of the raw gates changed by 0.004 and 0.12."""
+    from app.gui.attention_view import AttentionView
+
+    chain = engine.input_chain(128, 128)
+    gates = {}
+    for cls in (5, 1):
+        events, _ = generate_sample(cls, DURATION_S, 7)
+        window = events[events["timestamp"] > events["timestamp"][-1] - engine.window_us]
+        gates[cls] = engine.infer([chain.geometry(window)])[0].gates
+    view = AttentionView()
+    qtbot.addWidget(view)
+    view.set_blocks(["block 3", "block 4"])
+    assert view.caption is not None and "running mean" in view.caption.text and len(view.bars) == 2
+    for _ in range(10):
+        view.show_gates(gates[5])
+    before = [drawn(img) for img in view.images]
+    view.show_gates(gates[1])
+    after = [drawn(img) for img in view.images]
+    viridis = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256).astype(np.float32)
+    for b in range(2):
+        change = np.abs(after[b] - before[b]).mean() / 255
+        old = [viridis[np.clip(gates[c][b] * 255, 0, 255).astype(int)] for c in (5, 1)]
+        old_change = np.abs(old[1] - old[0]).mean() / 255
+        assert change > 0.1 and change > (3 if b == 0 else 1.5) * old_change, (b, change, old_change)
+        lo, hi = view.bars[b].levels()
+        assert lo == -hi and hi == pytest.approx(view.trackers[b].level)

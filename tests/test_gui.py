@@ -97,9 +97,9 @@ def test_plays_and_shows_events_predictions_attention_status(qtbot, window, file
     assert label == "no gesture" if pred.decision.index < 0 else label.startswith(pred.decision.label.replace("_", " "))
     cfg = w.session.engine.cfg
     assert len(w.attention.images) == len(cfg.tcja_blocks) == len(pred.gates)
-    for img, gate in zip(w.attention.images, pred.gates):
-        assert img.image.shape == (cfg.T, cfg.channels[cfg.tcja_blocks[0]])
-        np.testing.assert_allclose(img.image, gate)
+    for img, tracker in zip(w.attention.images, w.attention.trackers):
+        assert img.image.shape == (cfg.T, cfg.channels[cfg.tcja_blocks[0]])  # the gate's deviation from its mean
+        assert img.levels[0] == -img.levels[1] == -tracker.level
     qtbot.wait(400)
     assert re.search(r"[1-9][\d,]* k ev/s", w.status_rate.text()), w.status_rate.text()
     assert re.search(r"latency \d+ ms \(p95 \d+ ms\)", w.status_latency.text()), w.status_latency.text()
@@ -110,8 +110,11 @@ def test_plays_and_shows_events_predictions_attention_status(qtbot, window, file
     assert (truth_row == class_colours(len(CLASS_NAMES))[TRUTH]).all(axis=-1).any(), "truth row shows the label"
     assert w.message == ""
 
-    w.settings_panel.overlay.setCurrentIndex(1)  # block 1's spike-rate map over the input square
-    overlay = w.event_view.overlay
+    overlay = w.event_view.overlay  # on by default: the class evidence map over the input square
+    assert w.settings_panel.overlay.currentText() == "class evidence"
+    assert overlay.isVisible() and w.event_view.bar.isVisible() and overlay.image.shape == (64, 64)
+    np.testing.assert_array_equal(overlay.image, w.drawn_prediction.spike_maps.evidence)
+    w.settings_panel.overlay.setCurrentIndex(2)  # block 1's spike-rate map over the input square
     assert overlay.isVisible() and overlay.image.shape == w.drawn_prediction.spike_maps[0].shape == (64, 64)
     w.settings_panel.view_mode.setCurrentIndex(1)  # exponential decay: keep 5 time constants of events
     assert w.session.pipe.view_us == 5 * 100_000

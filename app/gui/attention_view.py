@@ -1,7 +1,10 @@
-"""The TCJA gates: one ``T x C`` heatmap per TCJA block, redrawn every window.
+"""The TCJA gates: one ``T x C`` heatmap per TCJA block, redrawn every window, with colour bars.
 
 A gate value is the sigmoid attention weight TCJA multiplies the block's spikes by at time
-step t and channel c, so 0..1 is the fixed colour scale (bright = attended).
+step t and channel c. A trained network's gates keep nearly one pattern whatever the input,
+so each is drawn as its deviation from its running mean (:class:`~app.gui.render.GateDeviation`):
+red where the window's input makes TCJA attend more than usual, blue less. Each plot's colour
+bar gives the scale in gate units (a sigmoid's 0..1).
 """
 
 from __future__ import annotations
@@ -9,23 +12,32 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-_CMAP = pg.colormap.get("viridis")
+from app.gui.render import GateDeviation
+
+GATE_CMAP = pg.colormap.get("CET-D1")  # blue - grey - red, diverging about zero
+CAPTION = ("TCJA gate (time step x channel) minus its running mean over about 2 s: "
+           "red = attended more than usual for this input, blue = less")
 
 
 class AttentionView(pg.GraphicsLayoutWidget):
-    """Heatmaps of the TCJA gates, one plot per TCJA block of the current model."""
+    """Heatmaps of the TCJA gates' deviations, one plot and colour bar per TCJA block."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setBackground((28, 28, 34))
         self.images: list[pg.ImageItem] = []
+        self.bars: list[pg.ColorBarItem] = []
+        self.trackers: list[GateDeviation] = []
+        self.caption = None
 
     def set_blocks(self, titles: list[str]) -> None:
         """Rebuild the plots for a model with these TCJA blocks."""
         self.clear()
-        self.images = []
+        self.images, self.bars, self.trackers = [], [], []
+        self.caption = self.addLabel(CAPTION, row=0, col=0, colspan=max(1, len(titles)), size="8pt",
+                                     color=(200, 200, 200))
         for i, title in enumerate(titles):
-            plot = self.addPlot(row=0, col=i, title=title)
+            plot = self.addPlot(row=1, col=i, title=title)
             plot.setLabel("bottom", "channel")
             plot.setLabel("left", "time step")
             plot.setMouseEnabled(x=False, y=False)
@@ -33,10 +45,17 @@ class AttentionView(pg.GraphicsLayoutWidget):
             plot.hideButtons()
             plot.invertY(True)
             img = pg.ImageItem(axisOrder="row-major")
-            img.setColorMap(_CMAP)
             plot.addItem(img)
+            bar = pg.ColorBarItem(values=(-0.01, 0.01), colorMap=GATE_CMAP, interactive=False, width=12,
+                                  label="gate - mean")
+            bar.setImageItem(img, insert_in=plot)
             self.images.append(img)
+            self.bars.append(bar)
+            self.trackers.append(GateDeviation())
 
     def show_gates(self, gates: list[np.ndarray]) -> None:
-        for img, gate in zip(self.images, gates):
-            img.setImage(np.asarray(gate, dtype=np.float32), autoLevels=False, levels=(0.0, 1.0))
+        """Draw one window's gates [T, C] (one per block) as deviations from their running means."""
+        for img, bar, tracker, gate in zip(self.images, self.bars, self.trackers, gates):
+            dev, level = tracker.update(gate)
+            img.setImage(dev, autoLevels=False, levels=(-level, level))
+            bar.setLevels((-level, level))

@@ -1,8 +1,9 @@
-"""The live event view: ON/OFF image at sensor resolution, the model's input square, spike maps.
+"""The live event view: ON/OFF image at sensor resolution, the model's input square, attention.
 
 The input square is a draggable, aspect-locked ROI; it is shown when the sensor is cropped
-or while the user edits the region of interest. A per-block spike-rate map of the network
-can be overlaid on the square it was computed from.
+or while the user edits the region of interest. Overlaid on the square it was computed from:
+the class evidence map (where the evidence for the predicted class lies, on by default) or a
+block's spike-rate map, with a colour bar; the title is the legend (polarity colours, overlay).
 """
 
 from __future__ import annotations
@@ -11,10 +12,17 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, pyqtSignal
 
-from app.gui.render import BACKGROUND
+from app.gui.render import BACKGROUND, OFF_COLOUR, ON_COLOUR, OVERLAY_CMAP, overlay_lut
 
-_OVERLAY_LUT = pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=True)
-_OVERLAY_LUT[:, 3] = np.linspace(0, 200, 256).astype(np.uint8)
+_OVERLAY_LUT = overlay_lut()
+
+
+def _hex(rgb) -> str:
+    return "#%02x%02x%02x" % tuple(int(v) for v in rgb)
+
+
+POLARITY_LEGEND = (f"<span style='color:{_hex(ON_COLOUR)}'>&#9632; ON</span>&nbsp;&nbsp;"
+                   f"<span style='color:{_hex(OFF_COLOUR)}'>&#9632; OFF</span>")
 
 
 class EventView(pg.PlotWidget):
@@ -46,6 +54,12 @@ class EventView(pg.PlotWidget):
         self.box.setVisible(False)
         self.box.sigRegionChangeFinished.connect(self._on_box_moved)
         self.addItem(self.box)
+        self.bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=OVERLAY_CMAP, interactive=False, width=12)
+        self.getPlotItem().layout.addItem(self.bar, 2, 5)  # right of the image, not linked (the overlay fades in alpha)
+        self.bar.setVisible(False)
+        self.overlay_text = ""
+        self._title = None
+        self._set_title()
         self.sensor = (0, 0)
         self.editing = False
         self._handle = None
@@ -94,12 +108,39 @@ class EventView(pg.PlotWidget):
     def show_events(self, rgb: np.ndarray) -> None:
         self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
 
-    def show_spike_map(self, spike_map: np.ndarray | None) -> None:
-        """Overlay one block's spike-rate map (scaled to its maximum) or hide it (None)."""
-        if spike_map is None:
-            self.overlay.setVisible(False)
-            return
-        top = float(spike_map.max())
-        self.overlay.setImage(spike_map, autoLevels=False, levels=(0.0, top if top > 0 else 1.0))
+    def _set_title(self) -> None:
+        title = POLARITY_LEGEND + (f"&nbsp;&nbsp;&middot;&nbsp;&nbsp;{self.overlay_text}" if self.overlay_text else "")
+        if title != self._title:
+            self._title = title
+            self.setTitle(title, size="9pt", color=(210, 210, 210))
+
+    def _show_overlay(self, image: np.ndarray, top: float, text: str, bar_label: str) -> None:
+        self.overlay.setImage(image, autoLevels=False, levels=(0.0, top))
         self.overlay.setRect(self._box_rect)
         self.overlay.setVisible(True)
+        self.bar.setLevels((0.0, top))
+        self.bar.setLabel("right", bar_label)
+        self.bar.setVisible(True)
+        self.overlay_text = text
+        self._set_title()
+
+    def hide_overlay(self) -> None:
+        self.overlay.setVisible(False)
+        self.bar.setVisible(False)
+        self.overlay_text = ""
+        self._set_title()
+
+    def show_evidence(self, evidence: np.ndarray | None, class_name: str) -> None:
+        """Overlay where the evidence for ``class_name`` lies ([H, W] in 0..1), or hide it (None)."""
+        if evidence is None:
+            self.hide_overlay()
+            return
+        self._show_overlay(evidence, 1.0, f"attention: evidence for <b>{class_name}</b>", "evidence (share of max)")
+
+    def show_spike_map(self, spike_map: np.ndarray | None, block: int = 0) -> None:
+        """Overlay one block's spike-rate map (scaled to its maximum) or hide it (None)."""
+        if spike_map is None:
+            self.hide_overlay()
+            return
+        top = float(spike_map.max())
+        self._show_overlay(spike_map, top if top > 0 else 1.0, f"spike rate, block {block + 1}", "spikes per neuron and step")

@@ -21,6 +21,31 @@ MODES = ("window", "decay")
 LEVELS = 64
 
 
+OVERLAY_CMAP = "inferno"  # the attention overlay's colour map (pyqtgraph / matplotlib name)
+
+
+def overlay_lut() -> np.ndarray:
+    """The overlay's RGBA lookup table [256, 4] uint8: inferno, fading in from transparent at 0."""
+    import pyqtgraph as pg
+
+    lut = pg.colormap.get(OVERLAY_CMAP).getLookupTable(0.0, 1.0, 256, alpha=True)
+    lut[:, 3] = np.linspace(0, 200, 256).astype(np.uint8)
+    return lut
+
+
+def blend_overlay(rgb: np.ndarray, heat: np.ndarray, lut: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
+    """``rgb`` [H, W, 3] with ``heat`` (0..1, any square size) blended over the square ``box`` (x0, y0, side)."""
+    x0, y0, side = box
+    n = heat.shape[0]
+    idx = (np.arange(side) * n) // side  # nearest-neighbour resize to the square
+    rgba = lut[np.clip(heat[np.ix_(idx, idx)] * 255, 0, 255).astype(np.intp)]
+    out = rgb.copy()
+    region = out[y0:y0 + side, x0:x0 + side].astype(np.float32)
+    a = rgba[..., 3:4].astype(np.float32) / 255
+    out[y0:y0 + side, x0:x0 + side] = (region * (1 - a) + rgba[..., :3] * a).astype(np.uint8)
+    return out
+
+
 def class_colours(n: int) -> np.ndarray:
     """``n`` distinct RGB colours (uint8 [n, 3]) for class bars and the decision timeline."""
     hues = (np.arange(n) * 0.61803398875) % 1.0
@@ -86,3 +111,33 @@ def _colour_table() -> np.ndarray:
 
 
 _COLOUR_TABLE = _colour_table()
+
+
+class GateDeviation:
+    """Each TCJA gate's deviation from its running mean, and a symmetric colour scale for it.
+
+    The gates of a trained network stay near a fixed pattern whatever the input (a per-channel
+    bias), so drawn on 0..1 they look alike; what the input changes is the deviation. The mean is
+    an exponential average over about ``1 / alpha`` windows (2 s at a 100 ms hop); the scale
+    ``level`` rises at once to the 99th percentile of ``|deviation|`` and decays by 5 % a window
+    (never below ``floor``), so a change of input shows at full contrast and fades as it persists.
+    """
+
+    def __init__(self, alpha: float = 0.05, floor: float = 0.005) -> None:
+        self.alpha, self.floor = alpha, floor
+        self.mean: np.ndarray | None = None
+        self.level = floor
+
+    def reset(self) -> None:
+        """Forget the history (a new model or source)."""
+        self.mean, self.level = None, self.floor
+
+    def update(self, gate: np.ndarray) -> tuple[np.ndarray, float]:
+        """``gate`` [T, C] minus the running mean of the earlier gates, and the colour scale ``+-level``."""
+        gate = np.asarray(gate, dtype=np.float32)
+        if self.mean is None or self.mean.shape != gate.shape:
+            self.mean, self.level = gate.copy(), self.floor
+        dev = gate - self.mean
+        self.mean += self.alpha * dev
+        self.level = max(self.floor, float(np.percentile(np.abs(dev), 99)), 0.95 * self.level)
+        return dev, self.level
