@@ -47,8 +47,12 @@ class Aedat4Source(FileSource):
         with self._lock:
             return self.file.events(int(t0_us), int(t1_us))
 
-    def chunks(self):
-        """Every event in time order, a packet at a time (constant memory)."""
+    def read_all(self) -> np.ndarray:
+        with self._lock:
+            return self.file.read_all()
+
+    def chunks(self, max_events: int = 0):
+        """Every event in time order, a packet at a time (constant memory; packets keep their own size)."""
         return self.file.chunks()
 
     def close(self) -> None:

@@ -238,8 +238,11 @@ def decompress(data: bytes, compression: int) -> bytes:
         raise _Bad(f"cannot be decompressed ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
 
 
-def decode_event_packet(data: bytes) -> np.ndarray:
-    """The events of one decompressed, size-prefixed EVTS flatbuffer (a fresh array); raises _Bad."""
+def decode_event_packet(data: bytes, out: np.ndarray | None = None) -> np.ndarray:
+    """The events of one decompressed, size-prefixed EVTS flatbuffer; raises _Bad.
+
+    Copied into ``out`` (an EVENT_DTYPE array that must have the packet's length) or a fresh array.
+    """
     if len(data) < 8:
         raise _Bad("too short for an event packet")
     (prefix,) = struct.unpack_from("<I", data, 0)
@@ -250,32 +253,39 @@ def decode_event_packet(data: bytes) -> np.ndarray:
         raise _Bad("is not an event packet (identifier is not EVTS)")
     table = _u32(buf, 0)
     offs = _fields(buf, table)
-    if not offs or not offs[0]:
-        return np.empty(0, EVENT_DTYPE)
-    pos = table + offs[0]
-    vec = pos + _u32(buf, pos)
-    n = _u32(buf, vec)
-    start = vec + 4
-    if start + 16 * n > len(buf):
-        raise _Bad(f"declares {n} events but holds room for {(len(buf) - start) // 16}")
-    out = np.empty(n, EVENT_DTYPE)
-    out.view(np.uint8)[:] = np.frombuffer(buf, np.uint8, 16 * n, start)
+    n = 0
+    if offs and offs[0]:
+        pos = table + offs[0]
+        vec = pos + _u32(buf, pos)
+        n = _u32(buf, vec)
+        start = vec + 4
+        if start + 16 * n > len(buf):
+            raise _Bad(f"declares {n} events but holds room for {(len(buf) - start) // 16}")
+    if out is None:
+        out = np.empty(n, EVENT_DTYPE)
+    elif len(out) != n:
+        raise _Bad(f"holds {n} events, the file's index says {len(out)}")
+    if n:
+        out.view(np.uint8)[:] = np.frombuffer(buf, np.uint8, 16 * n, start)
     return out
 
 
-def packet_events(data: bytes, compression: int, width: int, height: int) -> np.ndarray:
-    """The checked events of one packet payload (time order, inside the sensor); raises _Bad."""
-    ev = decode_event_packet(decompress(data, compression))
+def packet_events(data: bytes, compression: int, width: int, height: int, out: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """The checked events of one packet payload (time order, inside the sensor), into ``out`` if given; raises _Bad."""
+    ev = decode_event_packet(decompress(data, compression), out)
     if len(ev):
         t = ev["timestamp"]
         if len(ev) > 1 and np.any(t[1:] < t[:-1]):
             raise _Bad("has timestamps that go backwards inside it")
-        x, y = ev["x"], ev["y"]
-        bad = (x < 0) | (x >= width) | (y < 0) | (y >= height)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise _Bad(f"holds an event at x={int(x[i])}, y={int(y[i])}, which lies outside the {width}x{height} sensor")
-        ev["polarity"] = ev["polarity"] != 0
+        x, y = ev["x"].view(np.uint16), ev["y"].view(np.uint16)  # unsigned: a negative is outside too
+        if int(x.max()) >= width or int(y.max()) >= height:
+            i = int(np.flatnonzero((x >= width) | (y >= height))[0])
+            raise _Bad(f"holds an event at x={int(ev['x'][i])}, y={int(ev['y'][i])}, which lies outside the "
+                       f"{width}x{height} sensor")
+        p = ev["polarity"].view(np.uint8)
+        if int(p.max()) > 1:  # any non-zero byte is ON
+            np.minimum(p, 1, out=p)
     return ev
 
 
@@ -292,12 +302,17 @@ class PacketIndex:
 
 
 def concat_events(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate EVENT_DTYPE arrays (np.concatenate would drop the dtype's padding)."""
+    """Concatenate EVENT_DTYPE arrays (np.concatenate would drop the dtype's padding), as raw bytes."""
     out = np.empty(sum(len(p) for p in parts), EVENT_DTYPE)
+    raw = out.view(np.uint8)
     i = 0
     for p in parts:
-        out[i : i + len(p)] = p
-        i += len(p)
+        n = len(p)
+        if p.flags.c_contiguous:  # a byte copy: ~10x faster than assigning padded records
+            raw[16 * i:16 * (i + n)] = p.view(np.uint8)
+        else:
+            out[i:i + n] = p
+        i += n
     return out
 
 
@@ -305,7 +320,8 @@ class Aedat4File:
     """An AEDAT4 file opened for its event stream; see the module docstring.
 
     Opening reads the file's packet index, or walks the packets and decodes each once
-    (checking sizes, time order and coordinates) to index it by time; :meth:`events` then
+    (checking sizes, time order and coordinates) to index it by time (``whole=True`` keeps
+    those packets for one :meth:`read_all`); :meth:`events` then
     decodes only the packets a time range touches, keeping at most ``CACHE_BYTES`` of decoded
     packets, and :meth:`chunks` streams the whole file a packet at a time. Memory is the
     index (40 bytes a packet) and that cache, whatever the file's length.
@@ -313,9 +329,10 @@ class Aedat4File:
 
     format = "aedat4"
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, whole: bool = False) -> None:
         self.path = Path(path)
         self.name = self.path.name
+        self._whole: list[np.ndarray] | None = [] if whole else None  # packets kept by the walk, for read_all
         self.file_size = regular_file(self.path, "AEDAT4")
         if self.file_size == 0:
             raise SourceError(f"{self.name}: the file is empty")
@@ -449,7 +466,10 @@ class Aedat4File:
                     t = ev["timestamp"]
                     if last_t is not None and t[0] < last_t:
                         raise SourceError(f"{name}: timestamps go backwards at the packet at byte {pos} ({last_t} us, then {int(t[0])} us)")
-                    self._keep(len(offsets), ev)
+                    if self._whole is not None:
+                        self._whole.append(ev)
+                    else:
+                        self._keep(len(offsets), ev)
                     offsets.append(pos + 8)
                     sizes.append(psize)
                     counts.append(len(ev))
@@ -461,13 +481,13 @@ class Aedat4File:
         idx = PacketIndex(*(np.array(a, np.int64) for a in (offsets, sizes, counts, firsts, lasts)), warnings=warnings)
         return idx
 
-    def _decode(self, offset: int, size: int) -> np.ndarray:
+    def _decode(self, offset: int, size: int, out: np.ndarray | None = None) -> np.ndarray:
         self._f.seek(offset)
         data = self._f.read(size)
         if len(data) != size:
             raise SourceError(f"{self.name}: the packet at byte {offset - 8} is cut short (the file changed?)")
         try:
-            return packet_events(data, self.header.compression, self.width, self.height)
+            return packet_events(data, self.header.compression, self.width, self.height, out)
         except _Bad as err:
             raise SourceError(f"{self.name}: damaged event packet at byte {offset - 8}: it {err}") from None
 
@@ -500,6 +520,25 @@ class Aedat4File:
         """Every event in time order, one packet at a time (memory: one packet, nothing cached)."""
         for i in range(len(self.index.counts)):
             yield self.packet(i, keep=False)
+
+    def read_all(self) -> np.ndarray:
+        """Every event, each packet decoded once (opened with ``whole=True``, the walk's packets are reused)."""
+        parts, self._whole = self._whole, None
+        if parts or not self._from_index:
+            return concat_events(parts or list(self.chunks()))
+        idx = self.index  # every packet decoded straight into its place in the output
+        out = np.empty(self.event_count, EVENT_DTYPE)
+        ends = np.cumsum(idx.counts)
+        for i, (off, size, end, n) in enumerate(zip(idx.offsets.tolist(), idx.sizes.tolist(), ends.tolist(),
+                                                     idx.counts.tolist())):
+            ev = self._decode(off, size, out[end - n:end])
+            if n and (ev["timestamp"][0] < idx.t_first[i] or ev["timestamp"][-1] > idx.t_last[i]):
+                raise SourceError(f"{self.name}: the event packet at byte {off - 8} does not match the file's "
+                                  f"index (its times lie outside the index's): damaged file")
+        t = out["timestamp"]
+        if len(ends) > 1 and np.any(t[ends[:-1]] < t[ends[:-1] - 1]):
+            raise SourceError(f"{self.name}: timestamps go backwards from one packet to the next: damaged file")
+        return out
 
     def events(self, t0_us: int, t1_us: int) -> np.ndarray:
         """Events with ``t0_us <= timestamp < t1_us``."""

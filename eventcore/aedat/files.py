@@ -18,7 +18,7 @@ import numpy as np
 
 from eventcore.aedat.aedat2 import read_aedat2
 from eventcore.aedat.aedat3 import read_aedat3
-from eventcore.aedat.aedat4 import Aedat4File, concat_events
+from eventcore.aedat.aedat4 import Aedat4File
 from eventcore.aedat.detect import detect_format
 from eventcore.aedat.prophesee import read_prophesee
 
@@ -42,9 +42,9 @@ def read_recording(path: str | Path) -> Recording:
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "aedat4":
-        f = Aedat4File(path)
+        f = Aedat4File(path, whole=True)
         try:
-            events = concat_events(list(f.chunks()))
+            events = f.read_all()
         finally:
             f.close()
         return Recording(events, f.width, f.height, fmt, f.camera, f.warnings)
