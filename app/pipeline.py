@@ -55,6 +55,7 @@ class Prediction:
     truth: int | None
     gates: list[np.ndarray] = field(default_factory=list)
     spike_maps: list[np.ndarray] = field(default_factory=list)
+    window_rates: np.ndarray | None = None  # [lengths, classes]: every window the decision rule classified
 
     @property
     def latency_ms(self) -> float:
@@ -280,13 +281,22 @@ class Pipeline:
         finally:
             self.slot.close()
 
+    def _nested_windows(self, job: WindowJob) -> list[np.ndarray]:
+        """The decision rule's windows, all ending with the job's (shortest first, the whole window last)."""
+        starts = job.t_end_us - np.asarray(self.smoother.lengths_us(self.window_us), dtype=np.int64)
+        cuts = np.searchsorted(job.events["timestamp"], starts, side="left")
+        return [job.events[c:] for c in cuts.tolist()]
+
     def _infer_loop(self) -> None:
         try:
             while (job := self.slot.get()) is not None:
                 if job.restarted:
                     self.smoother.reset()
-                out = self.engine.infer([job.events])[0]
-                decision = self.smoother.update(out.rates, len(job.events))
+                windows = self._nested_windows(job)
+                outs = self.engine.infer(windows)
+                window_rates = np.stack([o.rates for o in outs])
+                decision = self.smoother.update(window_rates, [len(w) for w in windows])
+                out = outs[-1]  # the whole window: its gates and maps are the ones drawn
                 pred = Prediction(
                     t_end_us=job.t_end_us,
                     t_ready=job.t_ready,
@@ -297,6 +307,7 @@ class Pipeline:
                     truth=job.truth,
                     gates=out.gates,
                     spike_maps=out.spike_maps,
+                    window_rates=window_rates,
                 )
                 self.latest = pred
                 self.history.append(pred)

@@ -1,23 +1,35 @@
-"""From per-window class rates to a decision: smoothing over recent windows, and "no gesture".
+"""From class rates to a decision: the app's one rule (live windows, ``classify``, benchmarks).
 
-The smoothed rates are an exponential moving average over windows,
+Every hop the model classifies several windows ending now (``DecisionSettings.fractions``
+of the live window: e.g. its last 0.25, 0.5 and 1 s), so a gesture that has just begun
+fills a short window long before it fills the whole one. Per hop:
 
-    s_k = a * r_k + (1 - a) * s_{k-1},   a = 2 / (history + 1)
+1. a window is idle when it holds fewer than ``min_events`` x its share of the window
+   (fewer events than an empty room); all windows idle: "no gesture";
+2. the non-idle windows' rates are combined (``combine``: their mean, or the window with
+   the highest top rate) into ``c_k``;
+3. the combination is smoothed over hops, ``s_k = a * c_k + (1 - a) * s_{k-1}``,
+   ``a = 2 / (history + 1)``, and the decision is ``argmax s_k`` unless the rule is unsure
+   (``max s_k < min_confidence``) or torn (the top two closer than ``min_margin``);
+4. ``commit``: a hop whose own combination is clear (top rate at least ``commit``, margin
+   kept) names its class at once, without waiting for the smoothing to catch up.
 
-and the decision is ``argmax s_k`` unless the scene is idle (fewer events in the window
-than ``min_events``) or the model is unsure (``max s_k < min_confidence`` or the top two
-classes closer than ``min_margin``), in which case it is "no gesture" (index -1).
+"No gesture" is index -1. A decision that names a gesture which the previous one did not
+is an ``onset`` (the moment a gesture was first named, for the GUI's timeline). One
+:class:`DecisionSettings` object, :data:`DECISION`, holds the rule; the benchmark
+``benchmarks.decision_latency`` measures it against the candidates it was picked from.
 
 Example::
 
     smoother = DecisionSmoother(class_names)
-    d = smoother.update(rates, n_events=42_000)
-    print(d.label, d.confidence)
+    lengths = smoother.lengths_us(1_000_000)          # (250000, 500000, 1000000)
+    d = smoother.update(rates_per_window, n_events_per_window)
+    print(d.label, d.confidence, d.onset)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,54 +37,133 @@ NO_GESTURE = "no gesture"
 
 
 @dataclass(frozen=True)
+class DecisionSettings:
+    """The decision rule's settings (see the module docstring for what each does)."""
+
+    fractions: tuple[float, ...] = (1.0,)
+    combine: str = "mean"
+    history: int = 3
+    min_confidence: float = 0.5  # picked on validation seeds (README, "Training"); 0.3 let no-gesture scenes through
+    min_margin: float = 0.05
+    min_events: int = 2000  # in a whole window; a shorter one needs its share
+    commit: float | None = None
+
+    def __post_init__(self) -> None:
+        fr = tuple(float(f) for f in self.fractions)
+        object.__setattr__(self, "fractions", fr)
+        if not fr or list(fr) != sorted(set(fr)) or fr[0] <= 0 or fr[-1] != 1.0:
+            raise ValueError(f"fractions must rise from above 0 to 1.0 (the whole window), not {fr}")
+        if self.combine not in ("mean", "max"):
+            raise ValueError(f"combine must be 'mean' or 'max', not {self.combine!r}")
+        if self.history < 1:
+            raise ValueError(f"history must be >= 1 window, not {self.history}")
+
+    def changed(self, **kw) -> "DecisionSettings":
+        """A copy with some settings changed (validated)."""
+        return replace(self, **kw)
+
+
+DECISION = DecisionSettings()
+
+
+@dataclass(frozen=True)
 class Decision:
-    """The decision for one window: class index (-1 = no gesture), its name and confidence."""
+    """The decision for one hop: class index (-1 = no gesture), its name and confidence.
+
+    ``smoothed``: the smoothed rates; ``onset``: this decision names a gesture the previous
+    one did not (the moment it was first named).
+    """
 
     index: int
     label: str
     confidence: float
     smoothed: np.ndarray
     reason: str = ""
+    onset: bool = False
 
 
 class DecisionSmoother:
-    """Explicit state: the smoothed rates of the windows seen so far (reset on seek)."""
+    """Explicit state: the smoothed rates and the last decision (reset on seek)."""
 
     def __init__(
         self,
         class_names: tuple[str, ...] | list[str],
-        history: int = 3,
-        min_confidence: float = 0.5,  # picked on validation seeds (README, "Training"); 0.3 let no-gesture scenes through
-        min_margin: float = 0.05,
-        min_events: int = 2000,
+        history: int = DECISION.history,
+        min_confidence: float = DECISION.min_confidence,
+        min_margin: float = DECISION.min_margin,
+        min_events: int = DECISION.min_events,
+        settings: DecisionSettings | None = None,
     ) -> None:
-        if history < 1:
-            raise ValueError(f"history must be >= 1 window, not {history}")
+        base = settings or DECISION
+        self.settings = base.changed(
+            history=history if history != DECISION.history else base.history,
+            min_confidence=min_confidence if min_confidence != DECISION.min_confidence else base.min_confidence,
+            min_margin=min_margin if min_margin != DECISION.min_margin else base.min_margin,
+            min_events=min_events if min_events != DECISION.min_events else base.min_events,
+        )
         self.class_names = tuple(class_names)
-        self.alpha = 2.0 / (history + 1)
-        self.min_confidence = min_confidence
-        self.min_margin = min_margin
-        self.min_events = min_events
+        self.alpha = 2.0 / (self.settings.history + 1)
         self.state: np.ndarray | None = None
+        self.last = -1
+
+    @property
+    def fractions(self) -> tuple[float, ...]:
+        return self.settings.fractions
+
+    @property
+    def min_confidence(self) -> float:
+        return self.settings.min_confidence
+
+    def lengths_us(self, window_us: int) -> tuple[int, ...]:
+        """The lengths of the windows classified every hop (shortest first, ``window_us`` last)."""
+        return tuple(max(1, round(f * window_us)) for f in self.settings.fractions)
 
     def reset(self) -> None:
         self.state = None
+        self.last = -1
 
-    def update(self, rates: np.ndarray, n_events: int) -> Decision:
-        """Fold one window's rates into the state and decide."""
-        rates = np.asarray(rates, dtype=np.float64)
-        if self.state is None:
-            self.state = rates.copy()
+    def update(self, rates: np.ndarray, n_events) -> Decision:
+        """Fold one hop's rates into the state and decide.
+
+        ``rates``: ``[windows, classes]`` for the windows of :meth:`lengths_us` (shortest
+        first), or ``[classes]`` for one whole window; ``n_events``: events in each.
+        """
+        d = self._decide(np.asarray(rates, dtype=np.float64), np.asarray(n_events, dtype=np.int64))
+        onset = d.index >= 0 and d.index != self.last
+        self.last = d.index
+        return replace(d, onset=onset) if onset else d
+
+    def _decide(self, rates: np.ndarray, n_events: np.ndarray) -> Decision:
+        st = self.settings
+        if rates.ndim == 1:
+            rates, n_events, share = rates[None], n_events.reshape(1), np.ones(1)
         else:
-            self.state = self.alpha * rates + (1 - self.alpha) * self.state
+            share = np.asarray(st.fractions[-len(rates):])
+        busy = n_events.reshape(-1) >= st.min_events * share
+        idle = not busy.any()
+        live = rates[busy] if busy.any() else rates[-1:]
+        if st.combine == "max":
+            c = live[int(np.argmax(live.max(1)))]
+        else:
+            c = live.mean(0)
+        self.state = c.copy() if self.state is None else self.alpha * c + (1 - self.alpha) * self.state
         s = self.state
-        order = np.argsort(s)[::-1]
-        best, second = int(order[0]), (float(s[order[1]]) if len(s) > 1 else 0.0)
-        conf = float(s[best])
-        if n_events < self.min_events:
-            return Decision(-1, NO_GESTURE, conf, s.copy(), f"idle scene ({n_events} events)")
-        if conf < self.min_confidence:
+        best, conf, margin = _top(s)
+        if idle:
+            return Decision(-1, NO_GESTURE, conf, s.copy(), f"idle scene ({int(n_events.reshape(-1)[-1])} events)")
+        if st.commit is not None and (conf < st.min_confidence or margin < st.min_margin):
+            b, cc, cm = _top(c)
+            if cc >= st.commit and cm >= st.min_margin:
+                return Decision(b, self.class_names[b], cc, s.copy(), "clear at once")
+        if conf < st.min_confidence:
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"unsure (best {conf:.2f})")
-        if conf - second < self.min_margin:
-            return Decision(-1, NO_GESTURE, conf, s.copy(), f"ambiguous (margin {conf - second:.2f})")
+        if margin < st.min_margin:
+            return Decision(-1, NO_GESTURE, conf, s.copy(), f"ambiguous (margin {margin:.2f})")
         return Decision(best, self.class_names[best], conf, s.copy())
+
+
+def _top(s: np.ndarray) -> tuple[int, float, float]:
+    """(best class, its rate, its margin over the second)."""
+    order = np.argsort(s)[::-1]
+    second = float(s[order[1]]) if len(s) > 1 else 0.0
+    return int(order[0]), float(s[order[0]]), float(s[order[0]]) - second

@@ -41,3 +41,46 @@ def test_one_outlier_window_does_not_flip_a_steady_decision():
     for _ in range(6):
         d = s.update(one_hot(2, 0.95), 50_000)
     assert d.index == 2
+
+
+def test_settings_are_declared_once_and_validated():
+    from eventcore.decision import DECISION, DecisionSettings
+
+    s = DecisionSmoother(CLASS_NAMES)
+    assert s.settings == DECISION and s.min_confidence == DECISION.min_confidence
+    assert s.lengths_us(1_000_000)[-1] == 1_000_000
+    for bad in ({"fractions": (0.5,)}, {"fractions": (1.0, 0.5)}, {"combine": "vote"}, {"history": 0}):
+        try:
+            DecisionSettings(**bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad} accepted")
+
+
+def test_idle_windows_need_their_share_of_events():
+    from eventcore.decision import DecisionSettings
+
+    s = DecisionSmoother(CLASS_NAMES, settings=DecisionSettings(fractions=(0.25, 1.0), min_events=2000))
+    rates = np.stack([one_hot(3), one_hot(10, 0.4)])
+    # the short window holds 600 events (over its 500), the whole one 1,800 (under 2,000): the short one decides
+    d = s.update(rates, [600, 1800])
+    assert d.index == 3
+    s.reset()
+    assert s.update(rates, [400, 1800]).index == -1 and "idle" in s.update(rates, [400, 1800]).reason
+
+
+def test_commit_names_a_clear_hop_at_once_and_onset_marks_the_first_naming():
+    from eventcore.decision import DecisionSettings
+
+    slow = DecisionSmoother(CLASS_NAMES, settings=DecisionSettings(history=5))
+    fast = DecisionSmoother(CLASS_NAMES, settings=DecisionSettings(history=5, commit=0.8))
+    for sm in (slow, fast):
+        sm.update(np.full(11, 0.05), 50_000)  # nothing yet
+    d_slow, d_fast = slow.update(one_hot(6), 50_000), fast.update(one_hot(6), 50_000)
+    assert d_slow.index == -1 and d_fast.index == 6 and d_fast.onset
+    again = fast.update(one_hot(6), 50_000)
+    assert again.index == 6 and not again.onset, "still the same gesture: no new onset"
+    # a hop that is not clear (top 0.6) does not commit
+    fresh = DecisionSmoother(CLASS_NAMES, settings=DecisionSettings(history=5, commit=0.8))
+    fresh.update(np.full(11, 0.05), 50_000)
+    assert fresh.update(one_hot(6, 0.6), 50_000).index == -1

@@ -1,0 +1,262 @@
+"""Decision latency: how soon after a gesture starts the app names it, and whether it stays quiet between.
+
+Simulated held-out sessions (``model.simulator.sequence``; seeds 24,000,000 and up, never
+used in training: training and test samples use seeds derived by ``SeedSequence`` from 0 and
+1,000,003, the realism splits from 7,000,001 and 9,000,011, the held-gesture benchmark
+4,242-6,252): one subject a session walks into an empty room and performs gestures of 1-6 s
+with idle gaps of 0.5-4 s (standing still, or walking out of view and back), played through
+the app's pipeline. Printed per class and overall: the median and 90th percentile of the
+time from a gesture's start to its first correct decision (event time of the deciding
+window's end), the share of gestures whose first named decision is wrong, the share of
+windows wholly inside an idle gap that name a gesture (per kind of gap: a still subject, a
+walking one, an empty room), and the share of decisions inside gestures that are right.
+
+    python -m benchmarks.decision_latency [--model small64] [--gestures 66] [--candidates]
+
+The sessions and every window's class rates are cached (``$XDG_CACHE_HOME/tcja-gesture/
+decision_latency``): the pipeline runs once per model with all candidate window lengths at a
+50 ms hop, and ``--candidates`` replays the candidate decision rules on those rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eventcore.decision import DecisionSmoother
+from eventcore.labels import CLASS_NAMES, LabelTimeline
+
+SEED0 = 24_000_000
+PROBE_FRACTIONS = (0.25, 0.5, 1.0)  # window lengths the cached rates cover (fractions of the model's window)
+PROBE_HOP_US = 50_000
+SPAN_US = 1_000_000  # a window "wholly inside" a gap or a gesture: its last second is
+PER_SESSION = 3
+CACHE_VERSION = 3
+
+
+@dataclass
+class Session:
+    """One simulated session: events, gesture timeline, idle scene intervals (start_us, end_us, state)."""
+
+    seed: int
+    events: np.ndarray
+    timeline: LabelTimeline
+    scenes: list[tuple[int, int, str]]
+
+
+@dataclass
+class Rates:
+    """Every probe window's rates of a session: t_end [H], rates [H, L, K], n_events [H, L]."""
+
+    t_end: np.ndarray
+    rates: np.ndarray
+    n_events: np.ndarray
+    infer_ms: np.ndarray
+
+
+def cache_root() -> Path:
+    from model.export import cache_dir
+
+    return cache_dir() / "decision_latency"
+
+
+def plan(n_gestures: int, per_session: int = PER_SESSION, seed0: int = SEED0) -> list[tuple[int, list[int]]]:
+    """(seed, classes) of each session: every class equally often, in a shuffled order."""
+    rng = np.random.default_rng(seed0)
+    k = len(CLASS_NAMES)
+    order = np.concatenate([rng.permutation(k) for _ in range(-(-n_gestures // k))])[:n_gestures]
+    return [(seed0 + i, order[j:j + per_session].tolist()) for i, j in enumerate(range(0, n_gestures, per_session))]
+
+
+def session(seed: int, classes: list[int], cache: Path | None) -> Session:
+    """A simulated session (from the cache when there)."""
+    from model.simulator.sequence import generate_session
+
+    path = None if cache is None else cache / f"session_v{CACHE_VERSION}_{seed}_{'-'.join(map(str, classes))}.npz"
+    if path is not None and path.is_file():
+        z = np.load(path, allow_pickle=False)
+        tl = LabelTimeline(z["start_us"], z["end_us"], z["label"])
+        scenes = [(int(a), int(b), str(s)) for a, b, s in zip(z["scene_start"], z["scene_end"], z["scene_state"])]
+        return Session(seed, z["events"], tl, scenes)
+    events, tl, scenes = generate_session(classes, seed=seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, events=events, start_us=tl.start_us, end_us=tl.end_us, label=tl.label,
+                 scene_start=np.array([a for a, _, _ in scenes], np.int64),
+                 scene_end=np.array([b for _, b, _ in scenes], np.int64),
+                 scene_state=np.array([s for _, _, s in scenes]))
+        tmp.replace(path)
+    return Session(seed, events, tl, scenes)
+
+
+class _Probe(DecisionSmoother):
+    """Asks the pipeline for every probe window length; decides nothing itself."""
+
+    def __init__(self, class_names) -> None:
+        super().__init__(class_names)
+        self.fractions = PROBE_FRACTIONS
+
+
+def probe_rates(engine, s: Session) -> Rates:
+    """Every probe window's rates, through the app's pipeline (a fast replay: no window skipped)."""
+    from app.pipeline import Pipeline
+    from app.sources.base import ArraySource
+    from model.simulator.render import SIZE
+
+    preds = []
+    src = ArraySource(s.events, SIZE, SIZE, name=f"session {s.seed}")
+    pipe = Pipeline(src, engine, windowing=engine.windowing.changed(hop_us=PROBE_HOP_US),
+                    smoother=_Probe(engine.class_names), on_result=preds.append)
+    pipe.start()
+    pipe.wait()
+    pipe.stop()
+    if pipe.error is not None:
+        raise pipe.error
+    t_end = np.array([p.t_end_us for p in preds], np.int64)
+    lengths = np.array(pipe.smoother.lengths_us(pipe.window_us), np.int64)
+    ts = s.events["timestamp"]
+    n_events = np.searchsorted(ts, t_end[:, None]) - np.searchsorted(ts, t_end[:, None] - lengths[None])
+    return Rates(t_end, np.stack([p.window_rates for p in preds]).astype(np.float32), n_events,
+                 np.array([p.latency_ms for p in preds], np.float32))
+
+
+def cached_rates(model: str, engine, s: Session, cache: Path | None) -> Rates:
+    from model.export import file_hash
+    from model.zoo import resolve_model
+
+    key = file_hash(resolve_model(model))[:16]
+    path = None if cache is None else cache / f"rates_v{CACHE_VERSION}_{key}_{s.seed}.npz"
+    if path is not None and path.is_file():
+        z = np.load(path)
+        return Rates(z["t_end"], z["rates"], z["n_events"], z["infer_ms"])
+    r = probe_rates(engine, s)
+    if path is not None:
+        np.savez(path, t_end=r.t_end, rates=r.rates, n_events=r.n_events, infer_ms=r.infer_ms)
+    return r
+
+
+@dataclass
+class Gesture:
+    """One performed gesture and what the rule made of it (times in us; None: never)."""
+
+    cls: int
+    start: int
+    end: int
+    first_correct: int | None  # event time of the first correct decision
+    first_named: int | None  # class of the first decision naming a gesture (None: none)
+    release: int | None  # gesture end to the first "no gesture"
+
+
+def score_session(s: Session, t_end: np.ndarray, decided: np.ndarray, span_us: int = SPAN_US
+                  ) -> tuple[list[Gesture], dict[str, list[int]], list[tuple[int, int]]]:
+    """Gestures, idle windows per scene state ([names a gesture?]) and windows inside gestures ([truth, decided]).
+
+    A gesture's decisions are those of windows ending after its start, until ``span_us`` after
+    its end (the window still holds it) or the next gesture's start, whichever is first.
+    """
+    tl = s.timeline
+    gestures = []
+    for i, (c, a, b) in enumerate(zip(tl.label.tolist(), tl.start_us.tolist(), tl.end_us.tolist())):
+        stop = min(b + span_us, int(tl.start_us[i + 1]) if i + 1 < len(tl) else b + span_us)
+        sel = (t_end > a) & (t_end <= stop)
+        t, d = t_end[sel], decided[sel]
+        right = np.flatnonzero(d == c)
+        named = np.flatnonzero(d >= 0)
+        after = np.flatnonzero((t > b) & (d < 0))
+        gestures.append(Gesture(c, a, b, int(t[right[0]]) if len(right) else None,
+                                int(d[named[0]]) if len(named) else None,
+                                int(t[after[0]] - b) if len(after) else None))
+    idle: dict[str, list[int]] = {st: [] for st in ("still", "walking", "empty")}
+    t0 = t_end - span_us
+    gap_start = np.concatenate([[0], tl.end_us])
+    gap_end = np.concatenate([tl.start_us, [np.iinfo(np.int64).max]])
+    g = np.searchsorted(gap_start, t0, side="right") - 1
+    inside_gap = (g >= 0) & (t0 >= gap_start[np.maximum(g, 0)]) & (t_end <= gap_end[np.maximum(g, 0)])
+    for h in np.flatnonzero(inside_gap):
+        overlap = {st: 0 for st in idle}
+        for a, b, st in s.scenes:
+            overlap[st] += max(0, min(b, t_end[h]) - max(a, t0[h]))
+        idle[max(overlap, key=overlap.get)].append(int(decided[h] >= 0))
+    truth = tl.truth_at(t0)
+    inside = (truth >= 0) & (truth == tl.truth_at(t_end - 1))
+    inside &= np.searchsorted(tl.start_us, t0, side="right") == np.searchsorted(tl.start_us, t_end - 1, side="right")
+    pairs = list(zip(truth[inside].tolist(), decided[inside].tolist()))
+    return gestures, idle, pairs
+
+
+def summarise(gestures: list[Gesture], idle: dict[str, list[int]], pairs: list[tuple[int, int]]) -> dict:
+    """Per class and overall: latency median / p90 (ms), first named wrong, missed, inside right; idle false names."""
+
+    def row(gs: list[Gesture], ps: list[tuple[int, int]]) -> dict:
+        lat = np.array([np.inf if g.first_correct is None else (g.first_correct - g.start) / 1e3 for g in gs])
+        rel = [g.release / 1e3 for g in gs if g.release is not None]
+        return {
+            "gestures": len(gs),
+            "median_ms": float(np.median(lat)) if len(gs) else float("nan"),
+            "p90_ms": float(np.percentile(lat, 90, method="higher")) if len(gs) else float("nan"),
+            "first_wrong": float(np.mean([g.first_named is not None and g.first_named != g.cls for g in gs])),
+            "missed": float(np.mean([g.first_correct is None for g in gs])),
+            "inside_right": float(np.mean([t == d for t, d in ps])) if ps else float("nan"),
+            "inside_windows": len(ps),
+            "release_ms": float(np.median(rel)) if rel else float("nan"),
+        }
+
+    out = {"per_class": {}}
+    for c, name in enumerate(CLASS_NAMES):
+        gs = [g for g in gestures if g.cls == c]
+        if gs:
+            out["per_class"][name] = row(gs, [p for p in pairs if p[0] == c])
+    out["overall"] = row(gestures, pairs)
+    all_idle = sum(idle.values(), [])
+    out["idle_named"] = float(np.mean(all_idle)) if all_idle else float("nan")
+    out["idle_windows"] = len(all_idle)
+    out["idle_named_by_state"] = {k: (float(np.mean(v)) if v else float("nan"), len(v)) for k, v in idle.items()}
+    return out
+
+
+def _prepare(job: tuple[str, int, list[int], str | None]) -> tuple[int, int, int]:
+    """Simulate one session and cache its rates (a worker process): (seed, events, hops)."""
+    import torch
+
+    from app.inference import InferenceEngine
+
+    model, seed, classes, cache = job
+    torch.set_num_threads(1)
+    cache_path = None if cache is None else Path(cache)
+    s = session(seed, classes, cache_path)
+    engine = InferenceEngine.from_checkpoint(model, device="cpu")
+    r = cached_rates(model, engine, s, cache_path)
+    return seed, len(s.events), len(r.t_end)
+
+
+def prepare(model: str, n_gestures: int, cache: Path | None, workers: int) -> None:
+    """Simulate the sessions and compute their rates, ``workers`` sessions at a time (cached)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(model, seed, classes, None if cache is None else str(cache)) for seed, classes in plan(n_gestures)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        for seed, n, hops in pool.map(_prepare, jobs):
+            print(f"session {seed}: {n:,} events, {hops} hops ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="small64", help="shipped model name or checkpoint path")
+    ap.add_argument("--gestures", type=int, default=66, help="gestures in all (3 a session)")
+    ap.add_argument("--workers", type=int, default=2, help="sessions simulated and classified at once")
+    ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    cache = None if args.no_cache else cache_root()
+    prepare(args.model, args.gestures, cache, args.workers)
+
+
+if __name__ == "__main__":
+    main()
