@@ -1,4 +1,4 @@
-"""Command line: ``inspect``, ``classify``, ``record`` and the GUI (the default).
+"""Command line: ``inspect``, ``classify``, ``record``, ``teach``, ``finetune``, ``export-video`` and the GUI (the default).
 
 The JSON printed by ``inspect`` and ``classify`` is a stable interface that others
 script against. Every command exits non-zero with one line on stderr on bad input.
@@ -69,6 +69,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return run_finetune(args)
 
 
+def cmd_export_video(args: argparse.Namespace) -> int:
+    from app.video_export import run_export_video
+
+    return run_export_video(args)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from app.gui.launch import run_gui
 
@@ -115,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_finetune_arguments(tune)
     tune.set_defaults(func=cmd_finetune)
 
+    vid = sub.add_parser("export-video", help="write an MP4 of a recording with the attention map and gesture burned in")
+    vid.add_argument("path", help="the recording")
+    vid.add_argument("output", help="the video file (.mp4)")
+    vid.add_argument("--model", default=None, help="shipped model name or checkpoint path (default: the shipped default)")
+    vid.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    vid.add_argument("--backend", default=None, choices=("torch", "onnxruntime", "openvino"),
+                     help="inference backend (default: the fastest installed for the device)")
+    vid.add_argument("--fps", type=int, default=25, help="video frames per second of recording time (default 25)")
+    vid.add_argument("--view-ms", type=float, default=100.0, help="events shown in each frame (default 100 ms)")
+    vid.set_defaults(func=cmd_export_video)
+
     gui = sub.add_parser("gui", help="open the desktop app (the default command)")
     gui.add_argument("source", nargs="?", default=None, help="file, camera[:NAME] or host:port (default: the demo recording)")
     _model_args(gui)
@@ -153,7 +170,7 @@ def check_args(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    known = {"inspect", "classify", "record", "teach", "finetune", "gui", "-h", "--help"}
+    known = {"inspect", "classify", "record", "teach", "finetune", "export-video", "gui", "-h", "--help"}
     if not any(a in known for a in argv):
         argv = [a for a in argv if a == "--debug"] + ["gui"] + [a for a in argv if a != "--debug"]
     args = parser.parse_args(argv)

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("eventcore", "model", "app", "tools", "benchmarks")
 # The part of model/ the app may use: the network and its checkpoints.
 APP_MAY_USE_MODEL = ("model", "model.networks", "model.tcja", "model.checkpoint", "model.zoo", "model.export",
-                     "model.device",
+                     "model.device", "model.evidence",  # the class evidence map the GUI draws
                      "model.finetune")  # the Teach panel and `main.py finetune` fine-tune on the user's takes
 
 
