@@ -188,3 +188,40 @@ def test_unknown_camera_with_impossible_coordinates_is_refused(tmp_path):
     path = write_aedat3(tmp_path / "huge.aedat", ev, camera="MysteryCam")
     with pytest.raises(SourceError, match=r"huge\.aedat: impossible sensor size 30001x4"):
         read_aedat3(path)
+
+
+# ---- the chunked reader (playback, inspect, classify --whole): same events, same checks ----------
+
+
+@pytest.mark.parametrize("chunk_events", [1, 999, 1 << 20])
+def test_chunked_reader_gives_the_whole_readers_events(tmp_path, events, chunk_events):
+    from eventcore.aedat.aedat3 import Aedat3Reader
+
+    valid = np.arange(len(events)) % 100 != 0
+    path = write_aedat3(tmp_path / "c.aedat", events, packet_events=777, valid=valid, others=True)
+    whole = read_aedat3(path)
+    r = Aedat3Reader(path, chunk_events=chunk_events)
+    assert (r.width, r.height, r.camera, r.event_count, r.warnings) == (128, 128, "DVS128", len(events), whole.warnings)
+    parts = list(r.chunks())
+    assert all(len(p) <= max(chunk_events, 777) + 776 for p in parts)
+    _assert_same(np.concatenate(parts), whole.events)
+    t = events["timestamp"]
+    for t0, t1 in ((0, 10**9), (int(t[500]), int(t[9000])), (int(t[123]), int(t[123]) + 1), (10**9, 10**9 + 5)):
+        _assert_same(r.events(t0, t1), events[(t >= t0) & (t < t1)])
+    r.close()
+
+
+@pytest.mark.parametrize("fault,fragments", [("backwards", ("backwards at event 1234",)),
+                                             ("outside", ("event 77", "x=200", "128x128"))])
+def test_chunked_reader_names_the_same_event_as_the_whole_reader(tmp_path, events, fault, fragments):
+    from eventcore.aedat.aedat3 import Aedat3Reader
+
+    t, x = events["timestamp"].copy(), events["x"].copy()
+    if fault == "backwards":
+        t[1234] = t[1233] - 10
+    else:
+        x[77] = 200
+    path = write_aedat3(tmp_path / "b.aedat", make_events(t, x, events["y"], events["polarity"]), packet_events=500)
+    with pytest.raises(SourceError) as err:
+        Aedat3Reader(path, chunk_events=1000)
+    assert all(f in str(err.value) for f in fragments), str(err.value)

@@ -1,18 +1,15 @@
-"""AEDAT 3.1 playback: the core reader's events served as a file source."""
+"""AEDAT 3.1 playback: :class:`eventcore.aedat.aedat3.Aedat3Reader` (mapped, read in chunks) as a file source."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from app.sources.base import ArraySource
-from eventcore.aedat.aedat3 import read_aedat3
+from app.sources.base import ReaderSource
+from eventcore.aedat.aedat3 import Aedat3Reader
 
 
-class Aedat3Source(ArraySource):
-    """An AEDAT 3.1 file played back from memory; ``warnings`` holds the reader's warnings."""
+class Aedat3Source(ReaderSource):
+    """An AEDAT 3.1 file played back a time range at a time; ``warnings`` holds the reader's warnings."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        f = read_aedat3(self.path)
-        super().__init__(f.events, f.width, f.height, name=self.path.name, camera=f.camera)
-        self.warnings.extend(f.warnings)
+        super().__init__(Aedat3Reader(path), path)

@@ -19,6 +19,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -193,6 +194,41 @@ class FileSource(Source):
                 self._pos = self.start_us
         while (span := self._next_span()) is not None:
             yield self.events_between(*span)
+
+
+class ReaderSource(FileSource):
+    """A file played through a format-layer reader with random access by time (``events``,
+    ``chunks``, ``read_all``): only the packets a batch touches are decoded, so playback
+    holds a batch's worth beyond the reader's chunk, whatever the file's length."""
+
+    def __init__(self, reader, path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.name = self.path.name
+        self.file = reader
+        self._lock = threading.Lock()
+        self.width, self.height, self.camera = reader.width, reader.height, reader.camera
+        self.start_us, self.end_us = reader.start_us, reader.end_us
+        self._pos = self.start_us
+        self.warnings.extend(reader.warnings)
+
+    @property
+    def event_count(self) -> int:
+        return self.file.event_count
+
+    def events_between(self, t0_us: int, t1_us: int) -> np.ndarray:
+        if t1_us <= t0_us:
+            return np.empty(0, EVENT_DTYPE)
+        with self._lock:
+            return self.file.events(int(t0_us), int(t1_us))
+
+    def read_all(self) -> np.ndarray:
+        with self._lock:
+            return self.file.read_all()
+
+    def chunks(self, max_events: int = 0) -> Iterator[np.ndarray]:
+        """Every event in time order, in the reader's own chunks (constant memory)."""
+        return self.file.chunks()
 
 
 class ArraySource(FileSource):

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from eventcore.aedat.common import (
     check_inside,
     check_magic,
     check_monotonic,
+    check_regular_file,
     check_sensor_size,
     read_file_bytes,
     sensor_size,
@@ -59,8 +61,8 @@ class Aedat3File:
 
 
 def _parse_header(buf: bytes, path: Path) -> tuple[int, str | None]:
-    """Byte offset where the packets start, and the first source's name."""
-    check_magic(buf, MAGIC, path, "AEDAT 3.1")
+    """Byte offset where the packets start, and the first source's name (``buf``: bytes or an mmap)."""
+    check_magic(bytes(buf[:64]), MAGIC, path, "AEDAT 3.1")
     camera = None
     pos = 0
     while True:
@@ -107,6 +109,27 @@ def _polarity_segments(buf: bytes, start: int, path: Path) -> tuple[list[tuple[i
     return segments, None
 
 
+def _decode(raw: np.ndarray, segments: list[tuple[int, int, int]]) -> tuple[np.ndarray, int]:
+    """The events of polarity packets ``segments`` (offset, count, tsOverflow) of the file bytes ``raw``,
+    and how many have their valid bit cleared (kept all the same)."""
+    counts = np.array([n for _, n, _ in segments], dtype=np.int64)
+    if segments:
+        records = np.concatenate([raw[off : off + 8 * n] for off, n, _ in segments]).view(_POLARITY_RECORD)
+    else:
+        records = np.empty(0, dtype=_POLARITY_RECORD)
+    data = records["data"]
+    t = records["timestamp"].astype(np.int64)
+    overflows = np.array([ovf for _, _, ovf in segments], dtype=np.int64)
+    if overflows.any():
+        t |= np.repeat(overflows, counts) << 31
+    events = empty_events(len(records))
+    events["timestamp"][...] = t  # through the field view: ~20x faster than events["x"] = ...
+    events["x"][...] = (data >> 17) & 0x7FFF
+    events["y"][...] = (data >> 2) & 0x7FFF
+    events["polarity"][...] = (data >> 1) & 1
+    return events, len(data) - int(np.count_nonzero(data & 1))
+
+
 def read_aedat3(path: str | Path) -> Aedat3File:
     """Read every polarity event of an AEDAT 3.1 file (see the module docstring for the format).
 
@@ -118,28 +141,11 @@ def read_aedat3(path: str | Path) -> Aedat3File:
     start, camera = _parse_header(buf, path)
     segments, truncated_at = _polarity_segments(buf, start, path)
 
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    counts = np.array([n for _, n, _ in segments], dtype=np.int64)
-    if segments:
-        records = np.concatenate([raw[off : off + 8 * n] for off, n, _ in segments]).view(_POLARITY_RECORD)
-    else:
-        records = np.empty(0, dtype=_POLARITY_RECORD)
-    data = records["data"]
-    t = records["timestamp"].astype(np.int64)
-    overflows = np.array([ovf for _, _, ovf in segments], dtype=np.int64)
-    if overflows.any():
-        t |= np.repeat(overflows, counts) << 31
-
-    events = empty_events(len(records))
-    events["timestamp"] = t
-    events["x"] = (data >> 17) & 0x7FFF
-    events["y"] = (data >> 2) & 0x7FFF
-    events["polarity"] = (data >> 1) & 1
-
+    events, invalid = _decode(np.frombuffer(buf, dtype=np.uint8), segments)
+    t = events["timestamp"]
     warnings = []
     if truncated_at is not None:
         warnings.append(f"file truncated at byte {truncated_at}: kept {len(events)} events before the damage")
-    invalid = len(data) - int(np.count_nonzero(data & 1))
     if invalid:
         warnings.append(
             f"{invalid} events have their valid bit cleared; kept, as spikingjelly's loader keeps them"
@@ -158,3 +164,126 @@ def read_aedat3(path: str | Path) -> Aedat3File:
         width, height = size
         check_inside(events["x"], events["y"], width, height, path, "AEDAT 3.1")
     return Aedat3File(events, width, height, camera, warnings)
+
+
+class Aedat3Reader:
+    """An AEDAT 3.1 file read in bounded chunks: mapped, not loaded; random access by time.
+
+    Opening walks the packet headers and decodes the file once, ``chunk_events`` at a time,
+    with the checks of :func:`read_aedat3` (time order, coordinates, sensor size), indexing
+    each polarity packet by time; :meth:`events` then decodes only the packets a time range
+    touches and :meth:`chunks` streams the file. Memory: the index (about 40 bytes a packet)
+    and one chunk, whatever the file's length.
+    """
+
+    format = "aedat3.1"
+
+    def __init__(self, path: str | Path, chunk_events: int = 1 << 20) -> None:
+        import mmap
+
+        self.path = Path(path)
+        self.name = self.path.name
+        where = f"AEDAT 3.1 file {self.path}"
+        if check_regular_file(self.path, "AEDAT 3.1") == 0:
+            raise SourceError(f"{where}: the file is empty")
+        try:
+            with open(self.path, "rb") as f:
+                self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except OSError as err:
+            raise SourceError(f"{where}: cannot be read ({err.strerror})") from None
+        self._raw = np.frombuffer(self._map, dtype=np.uint8)
+        start, self.camera = _parse_header(self._map, self.path)
+        segments, truncated_at = _polarity_segments(self._map, start, self.path)
+        self._segments = [s for s in segments if s[1]]
+        self.chunk_events = chunk_events
+        self.warnings: list[str] = []
+        self._index(truncated_at, where)
+
+    def _groups(self) -> list[tuple[int, int]]:
+        """Consecutive packet ranges [a, b) of about ``chunk_events`` events each."""
+        out, a, n = [], 0, 0
+        for i, (_, count, _) in enumerate(self._segments):
+            n += count
+            if n >= self.chunk_events:
+                out.append((a, i + 1))
+                a, n = i + 1, 0
+        if a < len(self._segments):
+            out.append((a, len(self._segments)))
+        return out
+
+    def _index(self, truncated_at: int | None, where: str) -> None:
+        size = sensor_size(self.camera)
+        firsts, lasts = [], []
+        total = invalid = 0
+        max_x = max_y = -1
+        last_t = None
+        for a, b in self._groups():
+            ev, bad = _decode(self._raw, self._segments[a:b])
+            invalid += bad
+            t = ev["timestamp"]
+            back = np.flatnonzero(t[1:] < t[:-1]) + 1
+            if last_t is not None and len(t) and t[0] < last_t:
+                back = np.concatenate([[0], back])
+            if back.size:
+                i = int(back[0])
+                before = int(t[i - 1]) if i else last_t
+                raise SourceError(f"{where}: timestamps go backwards at event {total + i} "
+                                  f"({before} us, then {int(t[i])} us)")
+            if size is not None:
+                outside = np.flatnonzero((ev["x"] >= size[0]) | (ev["y"] >= size[1]))
+                if outside.size:
+                    i = int(outside[0])
+                    raise SourceError(f"{where}: event {total + i} at x={int(ev['x'][i])}, y={int(ev['y'][i])} "
+                                      f"lies outside the {size[0]}x{size[1]} sensor")
+            elif len(ev):
+                max_x, max_y = max(max_x, int(ev["x"].max())), max(max_y, int(ev["y"].max()))
+            ends = np.cumsum([n for _, n, _ in self._segments[a:b]])
+            firsts += t[ends - np.array([n for _, n, _ in self._segments[a:b]])].tolist()
+            lasts += t[ends - 1].tolist()
+            total += len(t)
+            if len(t):
+                last_t = int(t[-1])
+        self._first = np.array(firsts, np.int64)
+        self._last = np.array(lasts, np.int64)
+        self._ends = np.cumsum([n for _, n, _ in self._segments], dtype=np.int64)
+        self.event_count = total
+        self.start_us = int(self._first[0]) if total else 0
+        self.end_us = int(self._last[-1]) if total else 0
+        if truncated_at is not None:
+            self.warnings.append(f"file truncated at byte {truncated_at}: kept {total} events before the damage")
+        if invalid:
+            self.warnings.append(f"{invalid} events have their valid bit cleared; kept, as spikingjelly's loader "
+                                 f"keeps them")
+        if size is None:
+            if not total:
+                raise SourceError(f"{where}: no polarity events and an unknown camera {self.camera!r}: no sensor size")
+            size = (max_x + 1, max_y + 1)
+            self.warnings.append(f"unknown camera {self.camera!r}: resolution {size[0]}x{size[1]} taken from the events")
+            check_sensor_size(*size, where)
+        self.width, self.height = size
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Every event in time order, about ``chunk_events`` at a time."""
+        for a, b in self._groups():
+            yield _decode(self._raw, self._segments[a:b])[0]
+
+    def read_all(self) -> np.ndarray:
+        return _decode(self._raw, self._segments)[0]
+
+    def events(self, t0_us: int, t1_us: int) -> np.ndarray:
+        """Events with ``t0_us <= timestamp < t1_us`` (only the packets the range touches are decoded)."""
+        lo = int(np.searchsorted(self._last, t0_us, side="left"))
+        hi = int(np.searchsorted(self._first, t1_us, side="left"))
+        if hi <= lo:
+            return empty_events(0)
+        ev = _decode(self._raw, self._segments[lo:hi])[0]
+        a, b = np.searchsorted(ev["timestamp"], (t0_us, t1_us), side="left")
+        return ev[a:b]
+
+    def close(self) -> None:
+        """Release the mapping (arrays returned before stay valid: they are copies)."""
+        self._raw = np.empty(0, np.uint8)
+        try:
+            self._map.close()
+        except BufferError:
+            pass  # a view is still alive; the mapping goes with it
