@@ -99,7 +99,7 @@ class SettingsPanel(QWidget):
         form.addRow("Hop", self.hop_ms)
         form.addRow("Event view", self.view_mode)
         form.addRow("View span", self.view_ms)
-        form.addRow("Spike-map overlay", self.overlay)
+        form.addRow("Attention overlay", self.overlay)
         form.addRow("Region of interest", self.roi)
         form.addRow("Noise filter", self.denoise)
         form.addRow("torch.compile", self.compile_state)

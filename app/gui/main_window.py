@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QAction, QKeySequence, QShortcut
+from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -36,9 +36,11 @@ from app.gui.event_view import EventView
 from app.gui.prediction_view import PredictionView
 from app.gui.render import event_image
 from app.gui.teach_panel import TeachPanel, TeachTap, remember_model, remembered_models
+from app.gui.viewer_tools import ViewerTools
 from app.session import Session, Settings
 
 REDRAW_HZ = 60
+EVIDENCE = -2  # the overlay chooser's item for the class evidence map (others: -1 off, i block i's spike rate)
 STATUS_EVERY_S = 0.25
 
 
@@ -149,10 +151,7 @@ class MainWindow(QMainWindow):
         model_menu.addAction(teach)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "About", self.show_about)
-        for key, slot in ((Qt.Key.Key_Space, self.toggle_play), (Qt.Key.Key_Right, self.forward),
-                          (Qt.Key.Key_Left, self.back), (Qt.Key.Key_R, self.toggle_recording),
-                          (Qt.Key.Key_F, self.toggle_full_screen)):
-            QShortcut(QKeySequence(key), self, activated=slot)
+        self.tools = ViewerTools(self)  # Playback and View menus with their keys, backend chooser, indicators
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
         act = QAction(text, self)
@@ -344,10 +343,12 @@ class MainWindow(QMainWindow):
         sp.overlay.blockSignals(True)
         sp.overlay.clear()
         sp.overlay.addItem("off", -1)
+        sp.overlay.addItem("class evidence", EVIDENCE)
         for i in range(engine.cfg.n_blocks):
-            sp.overlay.addItem(f"block {i + 1}", i)
+            sp.overlay.addItem(f"spike rate, block {i + 1}", i)
+        sp.overlay.setCurrentIndex(1)  # the class evidence map is on by default
         sp.overlay.blockSignals(False)
-        self.attention.set_blocks([f"TCJA gate, block {b + 1} (T x C)" for b in engine.cfg.tcja_blocks])
+        self.attention.set_blocks([f"TCJA gate, block {b + 1}" for b in engine.cfg.tcja_blocks])
         self._on_pipeline_changed()
 
     def choose_checkpoint(self) -> None:
@@ -452,7 +453,8 @@ class MainWindow(QMainWindow):
         self.session.back()
 
     def toggle_full_screen(self) -> None:
-        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+        """Full screen demo mode: the event view and a large gesture name only (F or Esc leaves)."""
+        self.tools.toggle_demo()
 
     # ---- recording ----------------------------------------------------------------------
     def toggle_recording(self) -> None:
@@ -541,11 +543,15 @@ class MainWindow(QMainWindow):
 
     def _draw_overlay(self) -> None:
         block = self.settings_panel.overlay.currentData()
-        pred = self.drawn_prediction
-        if block is None or block < 0 or pred is None or block >= len(pred.spike_maps):
+        pred, engine = self.drawn_prediction, self.session.engine
+        if block == EVIDENCE and pred is not None and engine is not None:
+            k = getattr(pred.spike_maps, "evidence_class", None)
+            name = engine.class_names[k] if k is not None and k < len(engine.class_names) else ""
+            self.event_view.show_evidence(getattr(pred.spike_maps, "evidence", None), name)
+        elif block is None or block < 0 or pred is None or block >= len(pred.spike_maps):
             self.event_view.show_spike_map(None)
         else:
-            self.event_view.show_spike_map(pred.spike_maps[block])
+            self.event_view.show_spike_map(pred.spike_maps[block], block)
 
     def _update_status(self, now: float) -> None:
         st = self.session.status(now)
@@ -583,6 +589,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
+        self.tools.close()
         self.teach_panel.close()
         self.session.close()
         super().closeEvent(event)
