@@ -20,6 +20,7 @@ from model.checkpoint import load_checkpoint
 from model.networks import build_network
 from model.train import Dist, plan_epochs, weights_digest
 from tools import ship
+from tools.gpu_run import __main__ as gpu_run
 from tools.gpu_run.__main__ import train_command
 from tools.gpu_run.outputs import sha256
 from tools.gpu_run.plan import DRY_CONFIG, batch_cap, make_plan
@@ -59,7 +60,7 @@ def test_dry_run_trains_measures_and_writes_a_small_out_dir(dry_run):
     assert report["checkpoint_sha256"] == sha256(out / f"{NAME}.pt")
 
     t, res = report["training"], report["results"]
-    assert t["epochs"] == 1 and t["stopped_by"] == "epoch limit" and t["batch"] == report["probe"]["largest"] == 4
+    assert t["epochs"] == 1 and t["stopped_by"] == "epoch limit" and t["batch"] == report["probe"]["largest"] == 2
     test = res["test"]
     assert test["n_test"] == 12 and set(test["accuracy"]) == {"fp32", "fp16", "bf16"}
     assert f"({round(test['accuracy']['fp32'] * 12)}/12)" in test["report_fp32"]
@@ -98,7 +99,7 @@ def test_torchrun_two_ranks_train_disjoint_data_to_identical_weights(dry_run, tm
 def test_ship_accepts_the_returned_checkpoint_and_report(dry_run, tmp_path, capsys):
     out, _ = dry_run
     pt, rep = out / f"{NAME}.pt", out / "gpu_report.json"
-    args = [str(pt), "--report", str(rep), "--name", NAME, "--weights-dir", str(tmp_path)]
+    args = [str(pt), "--report", str(rep), "--name", NAME, "--weights-dir", str(tmp_path), "--threads", "1"]
     assert ship.main(args) == 0
     _, _, meta = load_checkpoint(tmp_path / f"{NAME}.pt")
     report = json.loads(rep.read_text())
@@ -123,11 +124,9 @@ def test_ship_accepts_the_returned_checkpoint_and_report(dry_run, tmp_path, caps
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a usable GPU: the refusal cannot happen")
-def test_without_a_usable_gpu_the_command_says_why_in_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tools.gpu_run", str(tmp_path / "out")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    err = proc.stderr.strip().splitlines()
+def test_without_a_usable_gpu_the_command_says_why_in_one_line(tmp_path, capsys):
+    assert gpu_run.main([str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and ("CUDA" in err[0] or "torch" in err[0])
     assert json.loads((tmp_path / "out" / "gpu_report.json").read_text())["machine"]["problem"] in err[0]
 

@@ -67,15 +67,16 @@ def flips(rates: dict[str, np.ndarray]) -> dict:
             for k, r in rates.items() if k != "fp32"}
 
 
-def accuracy(model, cfg, meta, data: Path, device: torch.device, batch: int) -> dict:
+def accuracy(model, cfg, meta, data: Path, device: torch.device, batch: int, workers: int) -> dict:
     """Simulated test accuracy (ship's protocol: one centred live window a sample) and decision flips."""
     window = TrainWindow(meta.windowing.window_us, meta.windowing.split_by)
     splits = load_splits("simulated", data, cfg, window, None, limit_train=FLIP_TRAIN_WINDOWS)
-    rates, labels = all_rates(model, DataLoader(splits.test, batch_size=batch), device)
+    loader = {"batch_size": batch, "num_workers": workers, "pin_memory": device.type == "cuda"}
+    rates, labels = all_rates(model, DataLoader(splits.test, **loader), device)
     names = list(meta.class_names) + [NO_GESTURE]
     scores = {k: score(r, labels) for k, r in rates.items()}
     torch.manual_seed(0)
-    train_rates, _ = all_rates(model, DataLoader(splits.train, batch_size=batch), device)
+    train_rates, _ = all_rates(model, DataLoader(splits.train, **loader), device)
     return {
         "protocol": "one centred live-length window per test sample; idle samples count as a class; "
                     f"'no gesture' below a top rate of {MIN_CONFIDENCE}",
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true", help="time torch.compile only (one compile per process)")
     p.add_argument("--compile-backend", default="inductor")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--workers", type=int, default=0, help="data loader processes for the accuracy and flip passes")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     model = prepare(model, device)
     out = {}
     if args.data is not None:
-        out["test"] = accuracy(model, cfg, meta, args.data, device, args.batch)
+        out["test"] = accuracy(model, cfg, meta, args.data, device, args.batch, args.workers)
     out["latency_batch1"] = eager_latency(model, one_window(cfg, meta, args.data), device, args.repeats,
                                           args.warmup_s)
     out["pipeline"] = pipeline_latency(args.checkpoint, device)

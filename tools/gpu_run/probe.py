@@ -57,8 +57,9 @@ def training_step(cfg: NetConfig, device: torch.device, amp_dtype: torch.dtype |
 
 
 def free(device: torch.device) -> None:
-    gc.collect()
+    """Give a failed trial's memory back to the device."""
     if device.type == "cuda":
+        gc.collect()
         torch.cuda.empty_cache()
 
 
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amp-dtype", choices=("float16", "bfloat16", "none"), default="bfloat16")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--cap", type=int, default=64, help="largest batch to try")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from tools.gpu_run.trainer import register
 
     register()
