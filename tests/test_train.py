@@ -126,6 +126,27 @@ def test_training_loss_falls_and_resume_continues(fake_dvs, tmp_path, tiny_confi
     assert json.loads(load_checkpoint(tmp_path / "run" / "last.pt")[2].notes)["epoch"] == 12
 
 
+def test_a_spent_time_budget_ends_training_on_an_evaluated_checkpointed_epoch(fake_dvs, tmp_path, tiny_config):
+    # the deadline has passed when the first check comes (batch 4 of 18): that epoch stops there, is the
+    # last one the schedule plans, and so is evaluated and checkpointed although --eval-every says not yet
+    assert train.main(train_args(fake_dvs, tmp_path, "--epochs", "50", "--time-budget-s", "0.001",
+                                 "--batch-size", "1", "--eval-every", "100")) == 0
+    log = log_lines(tmp_path)
+    assert len(log) == 1 and log[0]["batches"] == 4 and "test_acc" in log[0] and log[0]["lr"] == 0.01
+    notes = json.loads(load_checkpoint(tmp_path / "run" / "last.pt")[2].notes)
+    assert notes["epochs"] == 1 and notes["recipe"]["schedule"] == "cosine over 1 epochs"
+    assert notes["recipe"]["time_budget_s"] == 0.001 and (tmp_path / "run" / "resume.pt").is_file()
+
+
+def test_cpu_mixed_precision_is_bfloat16_only(fake_dvs, tmp_path, tiny_config, capsys):
+    assert train.main(train_args(fake_dvs, tmp_path, "--epochs", "1", "--amp")) == 2
+    assert "--amp on the CPU needs --amp-dtype bfloat16" in capsys.readouterr().err
+    assert train.main(train_args(fake_dvs, tmp_path, "--epochs", "1", "--amp", "--amp-dtype", "bfloat16",
+                                 "--channels-last")) == 0
+    notes = json.loads(load_checkpoint(tmp_path / "run" / "last.pt")[2].notes)
+    assert notes["recipe"]["amp"] == "bfloat16" and notes["recipe"]["channels_last"] is True
+
+
 def test_evaluate_prints_accuracy_and_writes_png(fake_dvs, tmp_path, tiny_config, capsys):
     torch.manual_seed(1)
     train.main(train_args(fake_dvs, tmp_path, "--epochs", "3"))
