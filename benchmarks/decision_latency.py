@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from eventcore.decision import DecisionSmoother
+from eventcore.decision import DECISION, DecisionSettings, DecisionSmoother
 from eventcore.labels import CLASS_NAMES, LabelTimeline
 
 SEED0 = 24_000_000
@@ -95,14 +96,6 @@ def session(seed: int, classes: list[int], cache: Path | None) -> Session:
     return Session(seed, events, tl, scenes)
 
 
-class _Probe(DecisionSmoother):
-    """Asks the pipeline for every probe window length; decides nothing itself."""
-
-    def __init__(self, class_names) -> None:
-        super().__init__(class_names)
-        self.fractions = PROBE_FRACTIONS
-
-
 def probe_rates(engine, s: Session) -> Rates:
     """Every probe window's rates, through the app's pipeline (a fast replay: no window skipped)."""
     from app.pipeline import Pipeline
@@ -112,7 +105,7 @@ def probe_rates(engine, s: Session) -> Rates:
     preds = []
     src = ArraySource(s.events, SIZE, SIZE, name=f"session {s.seed}")
     pipe = Pipeline(src, engine, windowing=engine.windowing.changed(hop_us=PROBE_HOP_US),
-                    smoother=_Probe(engine.class_names), on_result=preds.append)
+                    smoother=DecisionSmoother(engine.class_names, settings=DecisionSettings(fractions=PROBE_FRACTIONS)), on_result=preds.append)
     pipe.start()
     pipe.wait()
     pipe.stop()
@@ -246,16 +239,149 @@ def prepare(model: str, n_gestures: int, cache: Path | None, workers: int) -> No
             print(f"session {seed}: {n:,} events, {hops} hops ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
+def hop_cost(model: str, s: Session, fractions: tuple[float, ...], hops: int = 60) -> dict:
+    """Median wall time per hop of the model on the rule's windows against one whole window (ms), same run.
+
+    The default CPU backend with two threads; the two alternate hop by hop, so a load on the
+    machine falls on both alike.
+    """
+    from app.inference import InferenceEngine
+    from model.simulator.render import SIZE
+
+    engine = InferenceEngine.from_checkpoint(model, device="cpu")
+    geo = engine.input_chain(SIZE, SIZE).geometry
+    ev = geo(s.events)
+    ts = ev["timestamp"]
+    ends = np.linspace(ts[0] + engine.window_us, ts[-1], hops).astype(np.int64)
+    one, many = [], []
+    for t in np.concatenate([ends[:3], ends]):  # the first three warm up
+        cuts = np.searchsorted(ts, t - np.array([round(f * engine.window_us) for f in fractions]))
+        stop = int(np.searchsorted(ts, t))
+        wins = [ev[c:stop] for c in cuts.tolist()]
+        for out, batch in ((one, wins[-1:]), (many, wins)):
+            t0 = time.perf_counter()
+            engine.infer(batch)
+            out.append((time.perf_counter() - t0) * 1e3)
+    a, b = float(np.median(one[3:])), float(np.median(many[3:]))
+    return {"backend": engine.backend_state, "one_window_ms": a, "rule_ms": b, "ratio": b / a}
+
+
+CANDIDATES: dict[str, tuple[dict, int]] = {
+    # name: (DecisionSettings changes from the 2026-12-01 rule, hop in us)
+    "1 s window (before)": ({"fractions": (1.0,)}, 100_000),
+    "1 s window, 50 ms hop": ({"fractions": (1.0,)}, 50_000),
+    "1 s window, commit 0.8": ({"fractions": (1.0,), "commit": 0.8}, 100_000),
+    "0.5 + 1 s, mean": ({"fractions": (0.5, 1.0)}, 100_000),
+    "0.25 + 0.5 + 1 s, mean": ({"fractions": (0.25, 0.5, 1.0)}, 100_000),
+    "0.25 + 0.5 + 1 s, max": ({"fractions": (0.25, 0.5, 1.0), "combine": "max"}, 100_000),
+    "0.25 + 0.5 + 1 s, mean, commit 0.8": ({"fractions": (0.25, 0.5, 1.0), "commit": 0.8}, 100_000),
+    "0.25 + 0.5 + 1 s, mean, 50 ms hop": ({"fractions": (0.25, 0.5, 1.0)}, 50_000),
+}
+
+
+def replay(r: Rates, settings: DecisionSettings, hop_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """(t_end, decided) of the rule on cached probe rates: every ``hop_us / PROBE_HOP_US``-th hop, its windows."""
+    step = hop_us // PROBE_HOP_US
+    if step * PROBE_HOP_US != hop_us or step < 1:
+        raise ValueError(f"hop {hop_us} us is not a multiple of the probe's {PROBE_HOP_US} us")
+    idx = [PROBE_FRACTIONS.index(f) for f in settings.fractions]
+    sm = DecisionSmoother(CLASS_NAMES, settings=settings)
+    hops = range(step - 1, len(r.t_end), step)  # the grid t_first + k * hop
+    return r.t_end[step - 1::step], np.array([sm.update(r.rates[h, idx], r.n_events[h, idx]).index for h in hops])
+
+
+def evaluate(data: list[tuple[Session, Rates]], settings: DecisionSettings, hop_us: int) -> dict:
+    """The benchmark's figures for one rule on all sessions."""
+    gestures, idle, pairs = [], {}, []
+    for s, r in data:
+        g, i, p = score_session(s, *replay(r, settings, hop_us))
+        gestures += g
+        pairs += p
+        for k, v in i.items():
+            idle.setdefault(k, []).extend(v)
+    return summarise(gestures, idle, pairs)
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.0f} %"
+
+
+def _ms(x: float) -> str:
+    return "-" if x != x else ("never" if x == np.inf else f"{x:.0f}")
+
+
+def table(m: dict) -> str:
+    """The per-class table (markdown) of one rule's figures."""
+    head = ("| class | gestures | median to first correct (ms) | 90th pct (ms) | first named wrong | never named "
+            "| inside gestures right |\n| --- | --- | --- | --- | --- | --- | --- |")
+    rows = [f"| {name} | {r['gestures']} | {_ms(r['median_ms'])} | {_ms(r['p90_ms'])} | {_pct(r['first_wrong'])} "
+            f"| {_pct(r['missed'])} | {_pct(r['inside_right'])} |" for name, r in m["per_class"].items()]
+    o = m["overall"]
+    rows.append(f"| **all** | {o['gestures']} | **{_ms(o['median_ms'])}** | **{_ms(o['p90_ms'])}** "
+                f"| **{_pct(o['first_wrong'])}** | {_pct(o['missed'])} | **{_pct(o['inside_right'])}** |")
+    st = ", ".join(f"{k} {_pct(v)} of {n}" for k, (v, n) in m["idle_named_by_state"].items())
+    return "\n".join([head, *rows]) + (f"\n\nIdle-gap windows naming a gesture: **{_pct(m['idle_named'])}** of "
+                                       f"{m['idle_windows']} ({st}); gesture end to \"no gesture\": median "
+                                       f"{_ms(o['release_ms'])} ms.")
+
+
+def load(model: str, n_gestures: int, cache: Path) -> tuple[list[tuple[Session, Rates]], int]:
+    """Every session with its probe rates (from the cache), and the model's own hop (us)."""
+    from app.inference import InferenceEngine
+
+    engine = InferenceEngine.from_checkpoint(model, device="cpu")
+    data = [(s := session(seed, classes, cache), cached_rates(model, engine, s, cache))
+            for seed, classes in plan(n_gestures)]
+    return data, engine.hop_us
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="small64", help="shipped model name or checkpoint path")
+    ap.add_argument("--model", action="append", help="shipped model name or checkpoint path (repeat for several; "
+                    "default small64)")
     ap.add_argument("--gestures", type=int, default=66, help="gestures in all (3 a session)")
     ap.add_argument("--workers", type=int, default=2, help="sessions simulated and classified at once")
-    ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--candidates", action="store_true", help="also replay the candidate rules")
+    ap.add_argument("--no-cost", action="store_true", help="skip the per-hop cost measurement")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
-    cache = None if args.no_cache else cache_root()
-    prepare(args.model, args.gestures, cache, args.workers)
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(2)
+    models = args.model or ["small64"]
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = cache_root() if os.environ.get("TCJA_NO_CACHE") is None else Path(tmp)
+        report = {}
+        for model in models:
+            prepare(model, args.gestures, cache, args.workers)
+            data, hop = load(model, args.gestures, cache)
+            m = evaluate(data, DECISION, hop)
+            seeds = [s.seed for s, _ in data]
+            print(f"\n## {model}: {m['overall']['gestures']} gestures in {len(data)} sessions (seeds {seeds[0]}-"
+                  f"{seeds[-1]}), rule: windows {'/'.join(f'{f:g}' for f in DECISION.fractions)} of the window, "
+                  f"hop {hop // 1000} ms\n")
+            print(table(m), flush=True)
+            report[model] = {"rule": m}
+            if args.candidates:
+                report[model]["candidates"] = {}
+                print("\n| rule | median (ms) | 90th pct (ms) | first named wrong | idle named | inside right "
+                      "| release (ms) |\n| --- | --- | --- | --- | --- | --- | --- |")
+                for name, (changes, hop_c) in CANDIDATES.items():
+                    c = evaluate(data, DECISION.changed(**changes), hop_c)
+                    o = c["overall"]
+                    report[model]["candidates"][name] = c
+                    print(f"| {name} | {_ms(o['median_ms'])} | {_ms(o['p90_ms'])} | {_pct(o['first_wrong'])} "
+                          f"| {_pct(c['idle_named'])} | {_pct(o['inside_right'])} | {_ms(o['release_ms'])} |", flush=True)
+            if not args.no_cost:
+                cost = hop_cost(model, data[0][0], DECISION.fractions)
+                report[model]["cost"] = cost
+                print(f"\nper hop ({cost['backend']}, 2 threads, this machine): the rule's "
+                      f"{len(DECISION.fractions)} windows {cost['rule_ms']:.1f} ms median, one 1 s window "
+                      f"{cost['one_window_ms']:.1f} ms (ratio {cost['ratio']:.2f})", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=float) + "\n")
 
 
 if __name__ == "__main__":

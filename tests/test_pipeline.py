@@ -157,3 +157,35 @@ def test_device_choice_is_clear():
             choose_device("cuda")
     with pytest.raises(SettingsError, match="unknown device"):
         choose_device("tpu")
+
+
+def test_each_hop_classifies_the_rule_s_nested_windows_and_decides_as_the_rule(ckpt):
+    from eventcore.decision import DecisionSettings, DecisionSmoother
+
+    settings = DecisionSettings(fractions=(0.25, 0.5, 1.0), min_events=10)
+    eng = InferenceEngine.from_checkpoint(ckpt, device="cpu")
+    batches = []
+
+    class Spy(SlowEngine):
+        def infer(self, windows):
+            batches.append([w["timestamp"].copy() for w in windows])
+            return self.engine.infer(windows)
+
+    got = []
+    pipe = Pipeline(bar_source(1.5), Spy(eng, 0.0), smoother=DecisionSmoother(eng.class_names, settings=settings),
+                    on_result=got.append)
+    pipe.start()
+    assert pipe.wait(60)
+    pipe.stop()
+    assert pipe.error is None and len(got) == len(batches) >= 10
+    replay = DecisionSmoother(eng.class_names, settings=settings)
+    lengths = [75_000, 150_000, 300_000]  # the tiny model's 300 ms window
+    for p, ts in zip(got, batches):
+        assert len(ts) == 3 and p.window_rates.shape == (3, 11)
+        for t, length in zip(ts, lengths):
+            assert len(t) and t[0] >= p.t_end_us - length and t[-1] < p.t_end_us
+        assert len(ts[0]) <= len(ts[1]) <= len(ts[2]) and ts[0][-1] == ts[2][-1]
+        np.testing.assert_array_equal(p.rates, p.window_rates[-1])
+        d = replay.update(p.window_rates, [len(t) for t in ts])
+        assert d.index == p.decision.index and d.onset == p.decision.onset
+        np.testing.assert_array_equal(d.smoothed, p.decision.smoothed)

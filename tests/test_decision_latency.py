@@ -1,0 +1,67 @@
+"""The decision-latency benchmark: its figures on a constructed case whose answer is known, and the
+simulated sessions it plays (gaps covered by scene states; an empty room is nearly silent)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.decision_latency import Session, score_session, summarise
+from eventcore.labels import LabelTimeline
+
+S = 1_000_000
+
+
+def constructed() -> tuple[Session, np.ndarray, np.ndarray]:
+    """Gestures of class 2 (2-4 s) and 5 (5-8 s); decisions every 100 ms, hand-written."""
+    tl = LabelTimeline(np.array([2 * S, 5 * S]), np.array([4 * S, 8 * S]), np.array([2, 5]))
+    scenes = [(0, 1_050_000, "empty"), (1_050_000, 2 * S, "walking"), (4 * S, 5 * S, "still"), (8 * S, 10 * S, "still")]
+    t = np.arange(100_000, 10 * S + 1, 100_000)
+    d = np.full(len(t), -1)
+    at = lambda a, b: (t >= a) & (t <= b)  # noqa: E731
+    d[at(2_300_000, 2_400_000)] = 7  # named wrong first
+    d[at(2_500_000, 4_500_000)] = 2  # 500 ms after its start; released at 4.6 s
+    d[at(5_400_000, 8_600_000)] = 5  # 400 ms; released at 8.7 s
+    d[at(7 * S, 7 * S)] = 3  # one wrong window inside the second gesture
+    d[at(9_500_000, 9_500_000)] = 0  # one idle window naming a gesture
+    return Session(0, np.empty(0), tl, scenes), t, d
+
+
+def test_figures_of_a_constructed_case():
+    s, t, d = constructed()
+    gestures, idle, pairs = score_session(s, t, d)
+    assert [(g.cls, g.first_correct - g.start, g.first_named, g.release) for g in gestures] == [
+        (2, 500_000, 7, 600_000), (5, 400_000, 5, 700_000)]
+    # gap 0-2 s: windows ending 1.0-1.5 s mostly empty room, 1.6-2.0 s mostly walking; 4-5 s: one
+    # window; after 8 s: windows ending 9.0-10.0 s, one naming a gesture
+    assert {k: (len(v), sum(v)) for k, v in idle.items()} == {"still": (12, 1), "walking": (5, 0), "empty": (6, 0)}
+    assert len(pairs) == 11 + 21 and sum(a == b for a, b in pairs) == 31
+    m = summarise(gestures, idle, pairs)
+    o = m["overall"]
+    assert (o["median_ms"], o["p90_ms"], o["first_wrong"], o["missed"]) == (450, 500, 0.5, 0.0)
+    assert o["inside_right"] == 31 / 32 and o["release_ms"] == 650
+    assert m["idle_named"] == 1 / 23 and m["idle_named_by_state"]["still"] == (1 / 12, 12)
+    assert m["per_class"]["left_arm_clockwise"]["first_wrong"] == 0.0
+    assert m["per_class"]["left_hand_wave"]["median_ms"] == 500
+
+
+def test_a_gesture_never_named_right_counts_as_missed_with_no_latency():
+    s, t, d = constructed()
+    d[d == 5] = -1
+    m = summarise(*score_session(s, t, d))
+    assert m["per_class"]["left_arm_clockwise"]["missed"] == 1.0
+    assert m["overall"]["p90_ms"] == np.inf and m["overall"]["median_ms"] == np.inf
+
+
+def test_a_simulated_session_covers_its_gaps_with_scene_states():
+    from model.simulator.sequence import STATES, generate_session
+
+    events, tl, scenes = generate_session([1], seed=3, gesture_s=(1.0, 1.0), gap_s=(0.5, 0.5))
+    (a, b), end = (int(tl.start_us[0]), int(tl.end_us[0])), scenes[-1][1]
+    assert b - a == S and {st for _, _, st in scenes} <= set(STATES)
+    edges = [(x, y) for x, y, _ in scenes]
+    assert edges[0][0] == 0 and all(y1 == x2 or (y1, x2) == (a, b) for (_, y1), (x2, _) in zip(edges, edges[1:]))
+    ts = events["timestamp"]
+    rate = lambda x, y: (np.searchsorted(ts, y) - np.searchsorted(ts, x)) / (y - x)  # noqa: E731
+    empty = [(x, y) for x, y, st in scenes if st == "empty"]
+    assert empty and empty[0][0] == 0, "a session starts in an empty room"
+    assert rate(*empty[0]) < rate(a, b) / 5
