@@ -15,8 +15,7 @@ import pyqtgraph as pg
 from app.gui.render import GateDeviation
 
 GATE_CMAP = pg.colormap.get("CET-D1")  # blue - grey - red, diverging about zero
-CAPTION = ("TCJA gate (time step x channel) minus its running mean over about 2 s: "
-           "red = attended more than usual for this input, blue = less")
+CAPTION = "TCJA gate (time step x channel) minus its ~2 s running mean: red = attended more than usual, blue = less"
 
 
 class AttentionView(pg.GraphicsLayoutWidget):
@@ -46,8 +45,8 @@ class AttentionView(pg.GraphicsLayoutWidget):
             plot.invertY(True)
             img = pg.ImageItem(axisOrder="row-major")
             plot.addItem(img)
-            bar = pg.ColorBarItem(values=(-0.01, 0.01), colorMap=GATE_CMAP, interactive=False, width=12,
-                                  label="gate - mean")
+            bar = pg.ColorBarItem(values=(-0.01, 0.01), colorMap=GATE_CMAP, interactive=False, width=10,
+                                  orientation="horizontal")  # below the plot: two blocks side by side stay wide
             bar.setImageItem(img, insert_in=plot)
             self.images.append(img)
             self.bars.append(bar)
