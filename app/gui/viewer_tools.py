@@ -194,8 +194,12 @@ class ViewerTools:
     # ---- export -------------------------------------------------------------------------
     def choose_export(self) -> None:
         s = self.w.session
-        if not s.is_file or s.engine is None:
-            self.w.statusBar().showMessage("video export works on an open recording with a model loaded", 10_000)
+        if s.engine is None:
+            self.w.statusBar().showMessage("load a model first: the video shows its attention and gestures", 10_000)
+            return
+        if not s.is_file:  # a live run: record it, then export the recording
+            self.w.statusBar().showMessage("a live source: record it first (R), then open the recording and export "
+                                           "it (Playback > Export video)", 15_000)
             return
         default = Path.home() / (Path(str(s.spec)).stem + ".mp4")
         path, _ = QFileDialog.getSaveFileName(self.w, "Export video", str(default), "MP4 video (*.mp4)")
