@@ -1,18 +1,15 @@
-"""AEDAT 2.0 playback: the core reader's events served as a file source."""
+"""AEDAT 2.0 playback: :class:`eventcore.aedat.aedat2.Aedat2Reader` (mapped, read in chunks) as a file source."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from app.sources.base import ArraySource
-from eventcore.aedat.aedat2 import read_aedat2
+from app.sources.base import ReaderSource
+from eventcore.aedat.aedat2 import Aedat2Reader
 
 
-class Aedat2Source(ArraySource):
-    """An AEDAT 2.0 file played back from memory; ``warnings`` holds the reader's warnings."""
+class Aedat2Source(ReaderSource):
+    """An AEDAT 2.0 file played back a time range at a time; ``warnings`` holds the reader's warnings."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        f = read_aedat2(self.path)
-        super().__init__(f.events, f.width, f.height, name=self.path.name, camera=f.camera)
-        self.warnings.extend(f.warnings)
+        super().__init__(Aedat2Reader(path), path)

@@ -35,12 +35,13 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from eventcore.events import empty_events
+from eventcore.events import EVENT_DTYPE, empty_events
 from eventcore.aedat.common import check_inside, check_magic, check_regular_file, check_sensor_size, sensor_size
 from eventcore.errors import SourceError
 
@@ -119,69 +120,108 @@ def read_aedat2(path: str | Path) -> Aedat2File:
     are mapped from the file and decoded a chunk at a time, so memory is the output (16
     bytes an event) plus a bounded working set.
     """
-    path = Path(path)
-    file_size = check_regular_file(path, KIND)
-    if file_size == 0:
-        raise SourceError(f"{KIND} file {path}: the file is empty")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_MAX_HEADER)
-    except OSError as err:
-        raise SourceError(f"{KIND} file {path}: cannot be read ({err.strerror})") from None
-    check_magic(head, MAGIC, path, KIND)
-    start, entries = _parse_header(head)
-    layout, camera = _layout_from_header(entries)
-    n_records = (file_size - start) // 8
-    if n_records:
+    r = Aedat2Reader(path, whole=True)
+    events = r.read_all()
+    r.close()
+    return Aedat2File(events, r.width, r.height, r.camera, r.layout, r.skipped_words, r.warnings)
+
+
+class Aedat2Reader:
+    """An AEDAT 2.0 file read in bounded chunks: mapped, indexed by time, random access by time.
+
+    Opening decodes the file once a chunk (``_CHUNK`` records) at a time, with every check
+    (time order, sensor size, coordinates), and keeps for each chunk what decoding it alone
+    needs (the running timestamp at its start); :meth:`events` then decodes only the chunks
+    a time range touches and :meth:`chunks` streams the file. ``whole=True`` keeps the
+    events decoded while opening, for one :meth:`read_all` (the one-shot :func:`read_aedat2`).
+    """
+
+    format = "aedat2"
+
+    def __init__(self, path: str | Path, whole: bool = False) -> None:
+        path = self.path = Path(path)
+        self.name = path.name
+        file_size = check_regular_file(path, KIND)
+        if file_size == 0:
+            raise SourceError(f"{KIND} file {path}: the file is empty")
         try:
-            words = np.memmap(path, dtype=">u4", mode="r", offset=start, shape=(2 * n_records,))
-        except (OSError, ValueError) as err:
-            raise SourceError(f"{KIND} file {path}: cannot be read ({err})") from None
-    else:
-        words = np.empty(0, ">u4")
-    warnings = []
-    chunks = range(0, n_records, _CHUNK)
+            with open(path, "rb") as f:
+                head = f.read(_MAX_HEADER)
+        except OSError as err:
+            raise SourceError(f"{KIND} file {path}: cannot be read ({err.strerror})") from None
+        check_magic(head, MAGIC, path, KIND)
+        start, entries = _parse_header(head)
+        layout, self.camera = _layout_from_header(entries)
+        n_records = self._n = (file_size - start) // 8
+        if n_records:
+            try:
+                self._words = np.memmap(path, dtype=">u4", mode="r", offset=start, shape=(2 * n_records,))
+            except (OSError, ValueError) as err:
+                raise SourceError(f"{KIND} file {path}: cannot be read ({err})") from None
+        else:
+            self._words = np.empty(0, ">u4")
+        self.warnings: list[str] = []
+        chunks = range(0, n_records, _CHUNK)
+        if layout is None:
+            layout = "davis" if any(np.any(self._addresses(i) >> 16) for i in chunks) else "dvs128"
+            self.warnings.append(f"no camera named in the header: read as {layout} from the addresses")
+        self.layout = layout
 
-    def addresses(i):
-        return words[2 * i : 2 * min(i + _CHUNK, n_records) : 2].astype(np.uint32)
-
-    if layout is None:
-        layout = "davis" if any(np.any(addresses(i) >> 16) for i in chunks) else "dvs128"
-        warnings.append(f"no camera named in the header: read as {layout} from the addresses")
-
-    # pass 1: how many events, and the largest coordinates (for an unknown camera)
-    kept = max_x = max_y = 0
-    for i in chunks:
-        keep, raw_x, raw_y, _ = _decode(addresses(i), layout)
-        kept += len(raw_x)
-        if len(raw_x):
-            max_x, max_y = max(max_x, int(raw_x.max())), max(max_y, int(raw_y.max()))
-    size = (128, 128) if layout == "dvs128" else sensor_size(camera)
-    if size is None:
-        if not kept:
-            raise SourceError(f"{KIND} file {path}: no polarity events and an unknown camera {camera!r}: no sensor size")
-        width, height = max_x + 1, max_y + 1
-        warnings.append(f"unknown camera {camera!r}: resolution {width}x{height} taken from the events")
-        check_sensor_size(width, height, f"{KIND} file {path}")
-    else:
-        width, height = size
-        if kept and (max_x >= width or max_y >= height):
+        # pass 1: how many events, and the largest coordinates (for an unknown camera)
+        kept = max_x = max_y = 0
+        for i in chunks:
+            keep, raw_x, raw_y, _ = _decode(self._addresses(i), layout)
+            kept += len(raw_x)
+            if len(raw_x):
+                max_x, max_y = max(max_x, int(raw_x.max())), max(max_y, int(raw_y.max()))
+        size = (128, 128) if layout == "dvs128" else sensor_size(self.camera)
+        if size is None:
+            if not kept:
+                raise SourceError(f"{KIND} file {path}: no polarity events and an unknown camera {self.camera!r}: "
+                                  f"no sensor size")
+            size = (max_x + 1, max_y + 1)
+            self.warnings.append(f"unknown camera {self.camera!r}: resolution {size[0]}x{size[1]} taken from the events")
+            check_sensor_size(*size, f"{KIND} file {path}")
+        elif kept and (max_x >= size[0] or max_y >= size[1]):
             for i in chunks:  # find and name the first event outside
-                _, raw_x, raw_y, _ = _decode(addresses(i), layout)
-                check_inside(raw_x, raw_y, width, height, path, KIND)
+                _, raw_x, raw_y, _ = _decode(self._addresses(i), layout)
+                check_inside(raw_x, raw_y, size[0], size[1], path, KIND)
+        self.width, self.height = size
 
-    # pass 2: fill the output
-    events = empty_events(kept)
-    t_out, x_out, y_out, p_out = events["timestamp"], events["x"], events["y"], events["polarity"]
-    j = 0
-    prev_ts = None  # last kept raw 32-bit timestamp
-    t_acc = 0
-    for i in chunks:
-        keep, raw_x, raw_y, pol = _decode(addresses(i), layout)
+        # pass 2: times (checked), each chunk's starting state, and the events if whole
+        self._whole = empty_events(kept) if whole else None
+        self._state: list[tuple[int, int, int, int | None, int]] = []  # (record, event, count, prev ts, t acc)
+        firsts, lasts = [], []
+        prev_ts, t_acc, j = None, 0, 0
+        for i in chunks:
+            out = self._whole[j:] if whole else None
+            state = (i, j, prev_ts, t_acc)
+            ev, prev_ts, t_acc = self._chunk_at(i, j, prev_ts, t_acc, out)
+            if len(ev):
+                self._state.append((state[0], state[1], len(ev), state[2], state[3]))
+                firsts.append(int(ev["timestamp"][0]))
+                lasts.append(int(ev["timestamp"][-1]))
+                j += len(ev)
+        self._first, self._last = np.array(firsts, np.int64), np.array(lasts, np.int64)
+        self.event_count = kept
+        self.skipped_words = int(n_records - kept)
+        self.start_us = int(self._first[0]) if kept else 0
+        self.end_us = int(self._last[-1]) if kept else 0
+        if (file_size - start) % 8:
+            self.warnings.insert(0, f"file truncated at byte {file_size}: kept {kept} events before the damage")
+
+    def _addresses(self, i: int) -> np.ndarray:
+        return self._words[2 * i : 2 * min(i + _CHUNK, self._n) : 2].astype(np.uint32)
+
+    def _chunk_at(self, i: int, j: int, prev_ts: int | None, t_acc: int, out: np.ndarray | None = None):
+        """(events of the chunk at record ``i``, last raw timestamp, running time) given the state before it;
+        ``j`` is its first event's index (for messages), ``out`` where to decode it (else a fresh array)."""
+        keep, raw_x, raw_y, pol = _decode(self._addresses(i), self.layout)
         n = len(raw_x)
+        events = out[:n] if out is not None else empty_events(n)
         if not n:
-            continue
-        stamps = words[2 * i + 1 : 2 * min(i + _CHUNK, n_records) : 2].astype(np.uint32)[keep]
+            return events, prev_ts, t_acc
+        stamps = self._words[2 * i + 1 : 2 * min(i + _CHUNK, self._n) : 2].astype(np.uint32)[keep]
         step = np.empty(n, np.int32)
         step[0] = 0 if prev_ts is None else np.uint32(stamps[0] - np.uint32(prev_ts)).view(np.int32)
         if n > 1:
@@ -191,20 +231,52 @@ def read_aedat2(path: str | Path) -> Aedat2File:
             k = j + int(back[0])
             before = int(stamps[back[0] - 1]) if back[0] else int(prev_ts)
             raise SourceError(
-                f"{KIND} file {path}: timestamps go backwards at event {k} ({before} us, then {int(stamps[back[0]])} us)"
+                f"{KIND} file {self.path}: timestamps go backwards at event {k} ({before} us, then "
+                f"{int(stamps[back[0]])} us)"
             )
         if prev_ts is None:
             t_acc = int(stamps[0])
-        seg = t_out[j : j + n]
+        seg = events["timestamp"]
         np.cumsum(step, dtype=np.int64, out=seg)
         seg += t_acc
-        t_acc = int(seg[-1])
-        prev_ts = int(stamps[-1])
-        np.subtract(width - 1, raw_x, out=x_out[j : j + n], casting="unsafe")
-        np.subtract(height - 1, raw_y, out=y_out[j : j + n], casting="unsafe")
-        p_out[j : j + n] = pol
-        j += n
-    del words
-    if (file_size - start) % 8:
-        warnings.insert(0, f"file truncated at byte {file_size}: kept {len(events)} events before the damage")
-    return Aedat2File(events, width, height, camera, layout, int(n_records - kept), warnings)
+        np.subtract(self.width - 1, raw_x, out=events["x"], casting="unsafe")
+        np.subtract(self.height - 1, raw_y, out=events["y"], casting="unsafe")
+        events["polarity"][...] = pol
+        return events, int(stamps[-1]), int(seg[-1])
+
+    def _chunk(self, k: int) -> np.ndarray:
+        i, j, _, prev_ts, t_acc = self._state[k]
+        return self._chunk_at(i, j, prev_ts, t_acc)[0]
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Every event in time order, a chunk (``_CHUNK`` records) at a time."""
+        for k in range(len(self._state)):
+            yield self._chunk(k)
+
+    def read_all(self) -> np.ndarray:
+        whole, self._whole = self._whole, None
+        if whole is not None:
+            return whole
+        out = empty_events(self.event_count)
+        for k, (_, j, n, _, _) in enumerate(self._state):
+            out[j:j + n] = self._chunk(k)
+        return out
+
+    def events(self, t0_us: int, t1_us: int) -> np.ndarray:
+        """Events with ``t0_us <= timestamp < t1_us`` (only the chunks the range touches are decoded)."""
+        lo = int(np.searchsorted(self._last, t0_us, side="left"))
+        hi = int(np.searchsorted(self._first, t1_us, side="left"))
+        parts = []
+        for k in range(lo, hi):
+            ev = self._chunk(k)
+            a, b = np.searchsorted(ev["timestamp"], (t0_us, t1_us), side="left")
+            parts.append(ev[a:b])
+        if not parts:
+            return empty_events(0)
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([np.ascontiguousarray(p).view(np.uint8) for p in parts]).view(EVENT_DTYPE)
+
+    def close(self) -> None:
+        """Release the mapping."""
+        self._words = np.empty(0, ">u4")
