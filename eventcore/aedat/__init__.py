@@ -1,1 +1,13 @@
-"""Pure AEDAT 2.0 and 3.1 readers: bytes on disk to the event array, with checks."""
+"""The format layer: every event-file format and the DV network stream, decoded here and nowhere else.
+
+- ``aedat4``: the AEDAT4 container (reader with random access by time, writer) and the DV
+  network stream's incremental decoder, one bounded packet codec for both;
+- ``aedat3`` / ``aedat2``: AEDAT 3.1 (DVS128 Gesture) and 2.0 (jAER), whole or in chunks;
+- ``prophesee``: EVT 2.0 / 3.0 ``.raw``, DAT and HDF5 (faery, evt3, h5py);
+- ``detect``: which format a file is, from its first bytes; ``files``: any recording, whole
+  (for datasets and takes); ``common``: the checks they share.
+
+Every reader checks what a file declares before using it and fails with one
+:class:`eventcore.errors.SourceError` line naming the file. ``app/`` imports no codec
+(``tests/test_layers.py``).
+"""
