@@ -118,15 +118,17 @@ def _decode(raw: np.ndarray, segments: list[tuple[int, int, int]]) -> tuple[np.n
     else:
         records = np.empty(0, dtype=_POLARITY_RECORD)
     data = records["data"]
-    t = records["timestamp"].astype(np.int64)
+    events = empty_events(len(records))
+    t = events["timestamp"]
+    t[...] = records["timestamp"]  # through the field views, in place: no int64 temporaries
     overflows = np.array([ovf for _, _, ovf in segments], dtype=np.int64)
     if overflows.any():
         t |= np.repeat(overflows, counts) << 31
-    events = empty_events(len(records))
-    events["timestamp"][...] = t  # through the field view: ~20x faster than events["x"] = ...
-    events["x"][...] = (data >> 17) & 0x7FFF
-    events["y"][...] = (data >> 2) & 0x7FFF
-    events["polarity"][...] = (data >> 1) & 1
+    tmp = np.empty(len(data), np.uint32)
+    for name, shift, mask in (("x", 17, 0x7FFF), ("y", 2, 0x7FFF), ("polarity", 1, 1)):
+        np.right_shift(data, shift, out=tmp)
+        np.bitwise_and(tmp, mask, out=tmp)
+        events[name][...] = tmp
     return events, len(data) - int(np.count_nonzero(data & 1))
 
 
