@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -159,6 +160,16 @@ class OnnxRuntimeRunner(Runner):
         return _per_window(lambda x: self.session.run(None, {self._input: x}), frames, self._names)
 
 
+def _output_name(names: set[str]) -> str:
+    """The graph's own name for an output (rates, gate_j, map_i, features) among the names a runtime gives it.
+
+    OpenVINO may also name an output after the node computing it (``/ReduceMean_2_output_0``),
+    and picks either as "any name" (it did for ``features`` on a freshly compiled graph).
+    """
+    own = sorted(n for n in names if re.fullmatch(r"rates|gate_\d+|map_\d+|features", n))
+    return own[0] if own else sorted(names)[0]
+
+
 class OpenVinoRunner(Runner):
     """An exported graph compiled by OpenVINO for the CPU: float32, latency hint, compiled-model cache."""
 
@@ -179,7 +190,7 @@ class OpenVinoRunner(Runner):
         self.compiled = core.compile_model(str(onnx_path), "CPU", config)
         self._request = self.compiled.create_infer_request()
         self._outputs = list(self.compiled.outputs)
-        self._names = [o.get_any_name() for o in self._outputs]
+        self._names = [_output_name(o.get_names()) for o in self._outputs]
         self._lock = threading.Lock()  # one infer request: one window at a time
 
     def _one(self, x: np.ndarray) -> list[np.ndarray]:
