@@ -104,7 +104,7 @@ def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
     if not n:
         raise SourceError(f"{source.name}: no events inside the model's input region")
     rates = engine.infer_frames(frames[None])[0].rates
-    d = DecisionSmoother(engine.class_names).update(rates, n)
+    d = DecisionSmoother(engine.class_names).decide_once(rates, n)
     line = {
         "t_end_us": t_end,
         "label": d.label,

@@ -58,6 +58,7 @@ class Rates:
     rates: np.ndarray
     n_events: np.ndarray
     infer_ms: np.ndarray
+    hop_us: int = PROBE_HOP_US
 
 
 def cache_root() -> Path:
@@ -96,7 +97,7 @@ def session(seed: int, classes: list[int], cache: Path | None) -> Session:
     return Session(seed, events, tl, scenes)
 
 
-def probe_rates(engine, s: Session) -> Rates:
+def probe_rates(engine, s: Session, hop_us: int = PROBE_HOP_US) -> Rates:
     """Every probe window's rates, through the app's pipeline (a fast replay: no window skipped)."""
     from app.pipeline import Pipeline
     from app.sources.base import ArraySource
@@ -104,7 +105,7 @@ def probe_rates(engine, s: Session) -> Rates:
 
     preds = []
     src = ArraySource(s.events, SIZE, SIZE, name=f"session {s.seed}")
-    pipe = Pipeline(src, engine, windowing=engine.windowing.changed(hop_us=PROBE_HOP_US),
+    pipe = Pipeline(src, engine, windowing=engine.windowing.changed(hop_us=hop_us),
                     smoother=DecisionSmoother(engine.class_names, settings=DecisionSettings(fractions=PROBE_FRACTIONS)), on_result=preds.append)
     pipe.start()
     pipe.wait()
@@ -116,19 +117,20 @@ def probe_rates(engine, s: Session) -> Rates:
     ts = s.events["timestamp"]
     n_events = np.searchsorted(ts, t_end[:, None]) - np.searchsorted(ts, t_end[:, None] - lengths[None])
     return Rates(t_end, np.stack([p.window_rates for p in preds]).astype(np.float32), n_events,
-                 np.array([p.latency_ms for p in preds], np.float32))
+                 np.array([p.latency_ms for p in preds], np.float32), hop_us)
 
 
-def cached_rates(model: str, engine, s: Session, cache: Path | None) -> Rates:
+def cached_rates(model: str, engine, s: Session, cache: Path | None, hop_us: int = PROBE_HOP_US) -> Rates:
     from model.export import file_hash
     from model.zoo import resolve_model
 
     key = file_hash(resolve_model(model))[:16]
-    path = None if cache is None else cache / f"rates_v{CACHE_VERSION}_{key}_{s.seed}.npz"
+    hop = "" if hop_us == PROBE_HOP_US else f"_hop{hop_us // 1000}"
+    path = None if cache is None else cache / f"rates_v{CACHE_VERSION}_{key}_{s.seed}{hop}.npz"
     if path is not None and path.is_file():
         z = np.load(path)
-        return Rates(z["t_end"], z["rates"], z["n_events"], z["infer_ms"])
-    r = probe_rates(engine, s)
+        return Rates(z["t_end"], z["rates"], z["n_events"], z["infer_ms"], hop_us)
+    r = probe_rates(engine, s, hop_us)
     if path is not None:
         np.savez(path, t_end=r.t_end, rates=r.rates, n_events=r.n_events, infer_ms=r.infer_ms)
     return r
@@ -213,26 +215,26 @@ def summarise(gestures: list[Gesture], idle: dict[str, list[int]], pairs: list[t
     return out
 
 
-def _prepare(job: tuple[str, int, list[int], str | None]) -> tuple[int, int, int]:
+def _prepare(job: tuple[str, int, list[int], str | None, int]) -> tuple[int, int, int]:
     """Simulate one session and cache its rates (a worker process): (seed, events, hops)."""
     import torch
 
     from app.inference import InferenceEngine
 
-    model, seed, classes, cache = job
+    model, seed, classes, cache, hop_us = job
     torch.set_num_threads(1)
     cache_path = None if cache is None else Path(cache)
     s = session(seed, classes, cache_path)
     engine = InferenceEngine.from_checkpoint(model, device="cpu")
-    r = cached_rates(model, engine, s, cache_path)
+    r = cached_rates(model, engine, s, cache_path, hop_us)
     return seed, len(s.events), len(r.t_end)
 
 
-def prepare(model: str, n_gestures: int, cache: Path | None, workers: int) -> None:
+def prepare(model: str, n_gestures: int, cache: Path | None, workers: int, hop_us: int = PROBE_HOP_US) -> None:
     """Simulate the sessions and compute their rates, ``workers`` sessions at a time (cached)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    jobs = [(model, seed, classes, None if cache is None else str(cache)) for seed, classes in plan(n_gestures)]
+    jobs = [(model, seed, classes, None if cache is None else str(cache), hop_us) for seed, classes in plan(n_gestures)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
         for seed, n, hops in pool.map(_prepare, jobs):
@@ -280,10 +282,10 @@ CANDIDATES: dict[str, tuple[dict, int]] = {
 
 
 def replay(r: Rates, settings: DecisionSettings, hop_us: int) -> tuple[np.ndarray, np.ndarray]:
-    """(t_end, decided) of the rule on cached probe rates: every ``hop_us / PROBE_HOP_US``-th hop, its windows."""
-    step = hop_us // PROBE_HOP_US
-    if step * PROBE_HOP_US != hop_us or step < 1:
-        raise ValueError(f"hop {hop_us} us is not a multiple of the probe's {PROBE_HOP_US} us")
+    """(t_end, decided) of the rule on cached probe rates: every ``hop_us / r.hop_us``-th hop, its windows."""
+    step = hop_us // r.hop_us
+    if step * r.hop_us != hop_us or step < 1:
+        raise ValueError(f"hop {hop_us} us is not a multiple of the probe's {r.hop_us} us")
     idx = [PROBE_FRACTIONS.index(f) for f in settings.fractions]
     sm = DecisionSmoother(CLASS_NAMES, settings=settings)
     hops = range(step - 1, len(r.t_end), step)  # the grid t_first + k * hop
@@ -325,12 +327,12 @@ def table(m: dict) -> str:
                                        f"{_ms(o['release_ms'])} ms.")
 
 
-def load(model: str, n_gestures: int, cache: Path) -> tuple[list[tuple[Session, Rates]], int]:
+def load(model: str, n_gestures: int, cache: Path, hop_us: int = PROBE_HOP_US) -> tuple[list[tuple[Session, Rates]], int]:
     """Every session with its probe rates (from the cache), and the model's own hop (us)."""
     from app.inference import InferenceEngine
 
     engine = InferenceEngine.from_checkpoint(model, device="cpu")
-    data = [(s := session(seed, classes, cache), cached_rates(model, engine, s, cache))
+    data = [(s := session(seed, classes, cache), cached_rates(model, engine, s, cache, hop_us))
             for seed, classes in plan(n_gestures)]
     return data, engine.hop_us
 
@@ -342,6 +344,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gestures", type=int, default=66, help="gestures in all (3 a session)")
     ap.add_argument("--workers", type=int, default=2, help="sessions simulated and classified at once")
     ap.add_argument("--candidates", action="store_true", help="also replay the candidate rules")
+    ap.add_argument("--probe-hop-ms", type=float, default=PROBE_HOP_US / 1000,
+                    help="hop of the cached rates (50: every candidate; 100: the rule's hop, half the time)")
     ap.add_argument("--no-cost", action="store_true", help="skip the per-hop cost measurement")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
@@ -355,8 +359,9 @@ def main(argv: list[str] | None = None) -> None:
         cache = cache_root() if os.environ.get("TCJA_NO_CACHE") is None else Path(tmp)
         report = {}
         for model in models:
-            prepare(model, args.gestures, cache, args.workers)
-            data, hop = load(model, args.gestures, cache)
+            probe_hop = round(args.probe_hop_ms * 1000)
+            prepare(model, args.gestures, cache, args.workers, probe_hop)
+            data, hop = load(model, args.gestures, cache, probe_hop)
             m = evaluate(data, DECISION, hop)
             seeds = [s.seed for s, _ in data]
             print(f"\n## {model}: {m['overall']['gestures']} gestures in {len(data)} sessions (seeds {seeds[0]}-"
@@ -369,6 +374,8 @@ def main(argv: list[str] | None = None) -> None:
                 print("\n| rule | median (ms) | 90th pct (ms) | first named wrong | idle named | inside right "
                       "| release (ms) |\n| --- | --- | --- | --- | --- | --- | --- |")
                 for name, (changes, hop_c) in CANDIDATES.items():
+                    if hop_c % probe_hop:
+                        continue
                     c = evaluate(data, DECISION.changed(**changes), hop_c)
                     o = c["overall"]
                     report[model]["candidates"][name] = c

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 NO_GESTURE = "no gesture"
+OTHER = "other_gestures"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class DecisionSettings:
     min_margin: float = 0.05
     min_events: int = 2000  # in a whole window; a shorter one needs its share
     commit: float | None = None
+    confirm_hops: int = 1  # hops a class must lead in a row before it is named
+    other_hops: int = 1  # the same for "other_gestures", which a gesture's first moves look like
 
     def __post_init__(self) -> None:
         fr = tuple(float(f) for f in self.fractions)
@@ -57,6 +60,8 @@ class DecisionSettings:
             raise ValueError(f"combine must be 'mean' or 'max', not {self.combine!r}")
         if self.history < 1:
             raise ValueError(f"history must be >= 1 window, not {self.history}")
+        if self.confirm_hops < 1 or self.other_hops < 1:
+            raise ValueError(f"confirm_hops and other_hops must be >= 1, not {self.confirm_hops}, {self.other_hops}")
 
     def changed(self, **kw) -> "DecisionSettings":
         """A copy with some settings changed (validated)."""
@@ -105,6 +110,9 @@ class DecisionSmoother:
         self.alpha = 2.0 / (self.settings.history + 1)
         self.state: np.ndarray | None = None
         self.last = -1
+        self.lead, self.lead_hops = -1, 0
+        names = [n.lower() for n in self.class_names]
+        self.other = names.index(OTHER) if OTHER in names else -1
 
     @property
     def fractions(self) -> tuple[float, ...]:
@@ -121,6 +129,7 @@ class DecisionSmoother:
     def reset(self) -> None:
         self.state = None
         self.last = -1
+        self.lead, self.lead_hops = -1, 0
 
     def update(self, rates: np.ndarray, n_events) -> Decision:
         """Fold one hop's rates into the state and decide.
@@ -129,9 +138,28 @@ class DecisionSmoother:
         first), or ``[classes]`` for one whole window; ``n_events``: events in each.
         """
         d = self._decide(np.asarray(rates, dtype=np.float64), np.asarray(n_events, dtype=np.int64))
+        d = self._confirmed(d)
         onset = d.index >= 0 and d.index != self.last
         self.last = d.index
         return replace(d, onset=onset) if onset else d
+
+    def decide_once(self, rates: np.ndarray, n_events) -> Decision:
+        """A one-shot decision on one sample (a whole recording): the rule's thresholds without its
+        hop-to-hop parts (smoothing, leading in a row); the state is left as it was."""
+        state, self.state = self.state, None
+        try:
+            return self._decide(np.asarray(rates, dtype=np.float64), np.asarray(n_events, dtype=np.int64))
+        finally:
+            self.state = state
+
+    def _confirmed(self, d: Decision) -> Decision:
+        """``d`` once its class has led for its ``confirm_hops`` (``other_hops``) in a row, else "no gesture"."""
+        self.lead_hops = self.lead_hops + 1 if d.index == self.lead else 1
+        self.lead = d.index
+        need = self.settings.other_hops if d.index == self.other else self.settings.confirm_hops
+        if d.index < 0 or d.index == self.last or self.lead_hops >= need:
+            return d
+        return Decision(-1, NO_GESTURE, d.confidence, d.smoothed, f"{d.label}? ({self.lead_hops} of {need} hops)")
 
     def _decide(self, rates: np.ndarray, n_events: np.ndarray) -> Decision:
         st = self.settings

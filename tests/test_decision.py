@@ -84,3 +84,18 @@ def test_commit_names_a_clear_hop_at_once_and_onset_marks_the_first_naming():
     fresh = DecisionSmoother(CLASS_NAMES, settings=DecisionSettings(history=5, commit=0.8))
     fresh.update(np.full(11, 0.05), 50_000)
     assert fresh.update(one_hot(6, 0.6), 50_000).index == -1
+
+
+def test_other_gestures_must_lead_longer_but_a_whole_recording_is_decided_at_once():
+    from eventcore.decision import DecisionSettings
+
+    other = CLASS_NAMES.index("other_gestures")
+    s = DecisionSmoother(CLASS_NAMES, settings=DecisionSettings(other_hops=3))
+    got = [s.update(one_hot(other), 50_000) for _ in range(3)]
+    assert [d.index for d in got] == [-1, -1, other] and got[2].onset and "other_gestures?" in got[0].reason
+    # a named gesture is not held back, and a one-shot decision skips the wait and leaves the state alone
+    fresh = DecisionSmoother(CLASS_NAMES, settings=DecisionSettings(other_hops=3))
+    assert fresh.update(one_hot(2), 50_000).index == 2
+    before = fresh.state.copy()
+    assert fresh.decide_once(one_hot(other), 50_000).index == other
+    np.testing.assert_array_equal(fresh.state, before)
