@@ -152,3 +152,12 @@ def test_epochs_are_planned_to_fit_the_time_left():
     assert plan_epochs(100, 2, 2, now - 20, now + 55, d) == 7
     assert plan_epochs(4, 2, 2, now - 20, now + 55, d) == 4
     assert plan_epochs(100, 2, 2, now - 20, now - 1, d) == 2
+
+
+def test_a_cpu_only_torch_is_named_with_the_fix(monkeypatch):
+    from tools.gpu_run import env
+
+    monkeypatch.setattr(torch.version, "cuda", None)
+    problem = env.cuda_problem({})
+    assert problem.startswith(f"torch {torch.__version__} is a CPU-only build; install a CUDA build")
+    assert "--index-url https://download.pytorch.org/whl/cu126" in problem

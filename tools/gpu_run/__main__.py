@@ -31,6 +31,7 @@ class Run:
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.report: dict = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                              "minutes": minutes, "steps": {}}
+        self.procs: list[subprocess.Popen] = []
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -45,9 +46,17 @@ class Run:
         shown = shlex.join(["python" if c == PY else c for c in cmd])  # the venv's python, as the README says it
         self.say(f"{name}: {shown}")
         self.report["steps"][name] = {"command": shown, "started_s": round(time.monotonic() - self.t0, 1)}
-        return subprocess.Popen(cmd, env=env or self.env, start_new_session=True, text=True,
+        proc = subprocess.Popen(cmd, env=env or self.env, start_new_session=True, text=True,
                                 stdout=subprocess.PIPE if capture else None,
                                 stderr=subprocess.PIPE if capture else None)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        """Stop every child still running (its own session: Ctrl-C does not reach it)."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                stop(proc)
 
     def finish(self, name: str, proc: subprocess.Popen, timeout: float) -> tuple[int | None, str, str]:
         """Wait for ``proc`` at most ``timeout`` s (then stop its whole process group): (rc or None, stdout, stderr)."""
@@ -293,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         rc = 130
     finally:
+        run.stop_all()
         name = make_plan(args.dry_run, args.config).config.name
         run.report["outputs"] = write_outputs(out, work / "run", name, run.report)
         try:
