@@ -34,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,7 +43,14 @@ from pathlib import Path
 import numpy as np
 
 from eventcore.events import EVENT_DTYPE, empty_events
-from eventcore.aedat.common import check_inside, check_magic, check_regular_file, check_sensor_size, sensor_size
+from eventcore.aedat.common import (
+    check_inside,
+    check_magic,
+    check_regular_file,
+    check_sensor_size,
+    release_pages,
+    sensor_size,
+)
 from eventcore.errors import SourceError
 
 MAGIC = b"#!AER-DAT2.0"
@@ -171,6 +179,7 @@ class Aedat2Reader:
         kept = max_x = max_y = 0
         for i in chunks:
             keep, raw_x, raw_y, _ = _decode(self._addresses(i), layout)
+            self._release(i)
             kept += len(raw_x)
             if len(raw_x):
                 max_x, max_y = max(max_x, int(raw_x.max())), max(max_y, int(raw_y.max()))
@@ -213,6 +222,13 @@ class Aedat2Reader:
     def _addresses(self, i: int) -> np.ndarray:
         return self._words[2 * i : 2 * min(i + _CHUNK, self._n) : 2].astype(np.uint32)
 
+    def _release(self, i: int) -> None:
+        """Hand back the mapped pages of the chunk at record ``i`` (decoded)."""
+        mapping = getattr(self._words, "_mmap", None)  # np.memmap's mapping starts at an aligned offset
+        if mapping is not None:
+            base = self._words.offset % mmap.ALLOCATIONGRANULARITY
+            release_pages(mapping, base + 8 * i, base + 8 * min(i + _CHUNK, self._n))
+
     def _chunk_at(self, i: int, j: int, prev_ts: int | None, t_acc: int, out: np.ndarray | None = None):
         """(events of the chunk at record ``i``, last raw timestamp, running time) given the state before it;
         ``j`` is its first event's index (for messages), ``out`` where to decode it (else a fresh array)."""
@@ -222,6 +238,7 @@ class Aedat2Reader:
         if not n:
             return events, prev_ts, t_acc
         stamps = self._words[2 * i + 1 : 2 * min(i + _CHUNK, self._n) : 2].astype(np.uint32)[keep]
+        self._release(i)
         step = np.empty(n, np.int32)
         step[0] = 0 if prev_ts is None else np.uint32(stamps[0] - np.uint32(prev_ts)).view(np.int32)
         if n > 1:

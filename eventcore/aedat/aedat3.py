@@ -38,6 +38,7 @@ from eventcore.aedat.common import (
     check_regular_file,
     check_sensor_size,
     read_file_bytes,
+    release_pages,
     sensor_size,
 )
 from eventcore.errors import SourceError
@@ -81,12 +82,17 @@ def _parse_header(buf: bytes, path: Path) -> tuple[int, str | None]:
             camera = value.strip() or None
 
 
-def _polarity_segments(buf: bytes, start: int, path: Path) -> tuple[list[tuple[int, int, int]], int | None]:
+def _polarity_segments(buf: bytes, start: int, path: Path, walked=None) -> tuple[list[tuple[int, int, int]], int | None]:
     """Walk packet headers: (payload offset, event count, tsOverflow) of each polarity packet,
-    and the file size if the last packet is cut short (else None)."""
+    and the file size if the last packet is cut short (else None). ``walked(a, b)``, if given,
+    is told every 16 MiB that bytes [a, b) are behind (a mapped file hands their pages back)."""
     segments = []
     pos, size = start, len(buf)
+    behind = start
     while pos < size:
+        if walked is not None and pos - behind >= 16 << 20:
+            walked(behind, pos)
+            behind = pos
         if size - pos < _PACKET_HEADER.size:
             return segments, size
         etype, _, esize, _, overflow, capacity, _, _ = _PACKET_HEADER.unpack_from(buf, pos)
@@ -195,7 +201,9 @@ class Aedat3Reader:
             raise SourceError(f"{where}: cannot be read ({err.strerror})") from None
         self._raw = np.frombuffer(self._map, dtype=np.uint8)
         start, self.camera = _parse_header(self._map, self.path)
-        segments, truncated_at = _polarity_segments(self._map, start, self.path)
+        segments, truncated_at = _polarity_segments(self._map, start, self.path,
+                                                    lambda a, b: release_pages(self._map, a, b))
+        release_pages(self._map, 0, len(self._map))
         self._segments = [s for s in segments if s[1]]
         self.chunk_events = chunk_events
         self.warnings: list[str] = []
@@ -220,7 +228,7 @@ class Aedat3Reader:
         max_x = max_y = -1
         last_t = None
         for a, b in self._groups():
-            ev, bad = _decode(self._raw, self._segments[a:b])
+            ev, bad = self._decode_group(a, b)
             invalid += bad
             t = ev["timestamp"]
             back = np.flatnonzero(t[1:] < t[:-1]) + 1
@@ -264,10 +272,18 @@ class Aedat3Reader:
             check_sensor_size(*size, where)
         self.width, self.height = size
 
+    def _decode_group(self, a: int, b: int) -> tuple[np.ndarray, int]:
+        """Packets [a, b) decoded; their mapped pages handed back."""
+        out = _decode(self._raw, self._segments[a:b])
+        if b > a:
+            last = self._segments[b - 1]
+            release_pages(self._map, self._segments[a][0], last[0] + 8 * last[1])
+        return out
+
     def chunks(self) -> Iterator[np.ndarray]:
         """Every event in time order, about ``chunk_events`` at a time."""
         for a, b in self._groups():
-            yield _decode(self._raw, self._segments[a:b])[0]
+            yield self._decode_group(a, b)[0]
 
     def read_all(self) -> np.ndarray:
         return _decode(self._raw, self._segments)[0]

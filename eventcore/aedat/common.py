@@ -3,6 +3,7 @@ magic lines, monotonic time and coordinates inside the sensor, each failing with
 
 from __future__ import annotations
 
+import mmap
 import os
 import stat
 from pathlib import Path
@@ -116,3 +117,15 @@ def check_inside(x: np.ndarray, y: np.ndarray, width: int, height: int, path: Pa
             f"{kind} file {path}: event {i} at x={int(x[i])}, y={int(y[i])} lies outside "
             f"the {width}x{height} sensor"
         )
+
+
+def release_pages(mapping: mmap.mmap, start: int, end: int) -> None:
+    """Hand back the pages of mapped bytes [start, end) once decoded: a mapped file read in chunks
+    then keeps one chunk's pages in memory, not the whole file's (they come back from the page
+    cache if read again)."""
+    start -= start % mmap.PAGESIZE
+    if end > start and hasattr(mapping, "madvise"):
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED, start, min(end, len(mapping)) - start)
+        except (OSError, ValueError):
+            pass
