@@ -16,7 +16,7 @@ import numpy as np
 from eventcore.labels import CLASS_NAMES
 from model.simulator.generate import generate_sample
 
-SPLIT_SEEDS = {"val": 7_000_001, "test": 9_000_011}
+SPLIT_SEEDS = {"val": 7_000_001, "test": 9_000_011, "robust": 11_000_027}  # robust: benchmarks.robustness
 N_GESTURES = 11
 
 

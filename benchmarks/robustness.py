@@ -1,0 +1,216 @@
+"""Robustness to a live user's set-up: the model and the two real-data judges under each change.
+
+Held-out simulated recordings (seeds of ``realism.SPLIT_SEEDS["robust"]``, never trained or
+tuned on; ``--n`` subjects for each of the 11 gestures, ``--duration`` s each) are made once
+per change at both ends of its range, and once unchanged:
+
+- placement, size, roll and tempo through the simulator (``model.simulator.setup.Setup``:
+  the scene is rendered where the camera would see it, then the pixel model runs);
+- sensor faults on the unchanged events (``SensorFaults``: background activity, hot pixels,
+  half of the events lost);
+- larger sensors: the subject fills the sensor's height (each DVS128 pixel spread over the
+  k x k pixels it covers), then the app's own centre crop and scale make the model's input.
+
+The model is scored as the app runs: each recording played through the app's pipeline
+(sliding window, decision rule), the share of its windows decided correctly. The judges
+(``../shared/data/teacher``, trained on real DVS128 Gesture recordings) classify each whole
+changed recording: a change they no longer recognise is not a fair test.
+
+    python -m benchmarks.robustness [--model small64 --model runs/x/last.pt] [--n 3] [--cache DIR] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eventcore.labels import CLASS_NAMES
+from model.simulator.setup import SensorFaults, Setup
+
+SIZE = 128
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row: a set-up rendered by the simulator, faults on its events, or a larger sensor."""
+
+    name: str
+    setup: Setup | None = None
+    faults: SensorFaults | None = None
+    sensor: tuple[int, int] | None = None
+
+
+CHANGES = (
+    Change("unchanged"),
+    Change("subject 15 % of the width to the image's left", setup=Setup(dx=-0.15)),
+    Change("subject 15 % of the width to the image's right", setup=Setup(dx=0.15)),
+    Change("subject 10 % of the height higher", setup=Setup(dy=-0.10)),
+    Change("subject 10 % of the height lower", setup=Setup(dy=0.10)),
+    Change("subject 0.6x the size (further away)", setup=Setup(scale=0.6)),
+    Change("subject 1.2x the size (nearer; head and hands leave the view)", setup=Setup(scale=1.2)),
+    Change("camera rolled 10 deg counter-clockwise", setup=Setup(roll_deg=10.0)),
+    Change("camera rolled 10 deg clockwise", setup=Setup(roll_deg=-10.0)),
+    Change("gestures at 0.75x speed", setup=Setup(tempo=0.75)),
+    Change("gestures at 1.3x speed", setup=Setup(tempo=1.3)),
+    Change("background activity 2 Hz a pixel", faults=SensorFaults(noise_hz=2.0)),
+    Change("12 hot pixels at 300 Hz", faults=SensorFaults(hot=12, hot_hz=300.0)),
+    Change("half of the events missing", faults=SensorFaults(keep=0.5)),
+    Change("DAVIS346 (346x260)", sensor=(346, 260)),
+    Change("DVXplorer (640x480)", sensor=(640, 480)),
+    Change("Prophesee 1280x720", sensor=(1280, 720)),
+)
+
+
+def embed(events: np.ndarray, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """A 128x128 scene seen by a ``width`` x ``height`` sensor whose height the scene fills, centred."""
+    k = height / SIZE
+    out = events.copy()
+    out["x"] = np.floor((width - SIZE * k) / 2 + k * (events["x"] + rng.random(len(events)))).clip(0, width - 1)
+    out["y"] = np.floor(k * (events["y"] + rng.random(len(events)))).clip(0, height - 1)
+    return out
+
+
+def _render(job: tuple[int, int, float, Setup | None]) -> np.ndarray:
+    from model.simulator.generate import generate_sample
+
+    cls, seed, duration, setup = job
+    return generate_sample(cls, duration, seed, setup=setup)[0]
+
+
+def make_recordings(n: int, duration: float, workers: int, cache: Path | None) -> tuple[dict, np.ndarray, list[int]]:
+    """{change name: [events]} (in each change's sensor), labels, seeds; cached as .npz per recording."""
+    from model.datasets.shards import load_sample, save_sample
+    from model.simulator.realism import split_seed
+
+    jobs = [(c, split_seed("robust", c, i)) for c in range(len(CLASS_NAMES)) for i in range(n)]
+    labels = np.array([c for c, _ in jobs])
+    renders: dict[str, list[np.ndarray]] = {}
+    for ch in CHANGES:
+        if ch.faults is not None or ch.sensor is not None:
+            continue
+        paths = [cache / f"{ch.name[:40].replace(' ', '_')}_{c}_{s}_{duration:g}.npz" for c, s in jobs] if cache else None
+        if paths and all(p.is_file() for p in paths):
+            renders[ch.name] = [load_sample(p)[0] for p in paths]
+            continue
+        todo = [(c, s, duration, ch.setup) for c, s in jobs]
+        with ProcessPoolExecutor(workers) as pool:
+            renders[ch.name] = list(pool.map(_render, todo, chunksize=2))
+        if paths:
+            for p, ev, (c, _) in zip(paths, renders[ch.name], jobs):
+                save_sample(p, ev, c, SIZE, SIZE)
+    base = renders["unchanged"]
+    out = {}
+    for ch in CHANGES:
+        rng = np.random.default_rng(1234)
+        if ch.name in renders:
+            out[ch.name] = renders[ch.name]
+        elif ch.faults is not None:
+            out[ch.name] = [ch.faults.apply(ev, SIZE, rng) for ev in base]
+        else:
+            out[ch.name] = [embed(ev, *ch.sensor, rng) for ev in base]
+    return out, labels, [s for _, s in jobs]
+
+
+def model_windows(model: str, recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, int]) -> tuple[int, int]:
+    """(windows decided correctly, windows) over the recordings, each played through the app's pipeline."""
+    from app.inference import InferenceEngine
+    from app.pipeline import run_to_end
+    from app.sources.base import ArraySource
+
+    engine = InferenceEngine.from_checkpoint(model, device="cpu")
+    right = total = 0
+    for ev, label in zip(recordings, labels):
+        preds = run_to_end(ArraySource(ev, sensor[0], sensor[1], name="robustness"), engine)
+        right += sum(p.decision.index == label for p in preds)
+        total += len(preds)
+    return int(right), int(total)
+
+
+def judged(recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, int]) -> dict | None:
+    """Each judge's share of recordings recognised (None when ../shared is absent)."""
+    from eventcore.geometry import Geometry
+    from model.simulator.speck import SPECK_PATH, Speck, predict as speck_predict
+    from model.simulator.teacher import TEACHER_PATH, Teacher, predict as teacher_predict
+
+    if not (TEACHER_PATH.is_file() and SPECK_PATH.is_file()):
+        return None
+    if sensor != (SIZE, SIZE):  # the judges see what the app's crop and scale make of the sensor
+        g = Geometry(sensor[0], sensor[1], SIZE)
+        recordings = [g.apply(ev) for ev in recordings]
+    teacher = teacher_predict(Teacher.load(), recordings)[0]
+    speck = speck_predict(Speck.load(), recordings)[0]
+    return {"teacher": float(np.mean(teacher == labels)), "speck": float(np.mean(speck == labels)),
+            "both": float(np.mean((teacher == labels) & (speck == labels)))}
+
+
+def run(models: list[str], n: int, duration: float, workers: int, cache: Path | None) -> dict:
+    t0 = time.perf_counter()
+    recs, labels, seeds = make_recordings(n, duration, workers, cache)
+    print(f"{len(labels)} recordings x {len(CHANGES)} changes made in {time.perf_counter() - t0:.0f} s", flush=True)
+    rows = []
+    for ch in CHANGES:
+        sensor = ch.sensor or (SIZE, SIZE)
+        row = {"change": ch.name, "setup": asdict(ch.setup) if ch.setup else None,
+               "faults": asdict(ch.faults) if ch.faults else None, "sensor": list(sensor),
+               "judges": judged(recs[ch.name], labels, sensor), "models": {}}
+        for m in models:
+            right, total = model_windows(m, recs[ch.name], labels, sensor)
+            row["models"][m] = {"windows": total, "correct": right / max(total, 1)}
+        rows.append(row)
+        print(_line(row, rows[0], models), flush=True)
+    return {"recordings": int(len(labels)), "per_class": n, "duration_s": duration, "seeds": seeds,
+            "seed_split": "realism.SPLIT_SEEDS['robust'] (never trained or tuned on)", "rows": rows,
+            "time_s": round(time.perf_counter() - t0, 1)}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def _line(row: dict, base: dict, models: list[str]) -> str:
+    cells = []
+    for m in models:
+        acc, ref = row["models"][m]["correct"], base["models"][m]["correct"]
+        delta = "" if row is base else f" ({100 * (acc - ref):+.1f})"
+        cells.append(f"{_pct(acc)}{delta}")
+    j = row["judges"]
+    judges = [_pct(j["teacher"]), _pct(j["speck"])] if j else ["-", "-"]
+    return "| " + " | ".join([row["change"], *cells, *judges]) + " |"
+
+
+def table(result: dict, models: list[str]) -> str:
+    head = "| change | " + " | ".join(f"`{Path(m).stem if '/' in m else m}` windows right (points vs unchanged)" for m in models)
+    head += " | NeuroBench teacher | Speck |\n|" + " --- |" * (len(models) + 3)
+    rows = result["rows"]
+    return head + "\n" + "\n".join(_line(r, rows[0], models) for r in rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", action="append", help="model name or checkpoint (repeat to compare; default small64)")
+    ap.add_argument("--n", type=int, default=3, help="recordings per gesture class (3)")
+    ap.add_argument("--duration", type=float, default=2.0, help="seconds per recording (2.0)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cache", type=Path, help="keep the rendered recordings here and reuse them")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(2)
+    models = args.model or ["small64"]
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    result = run(models, args.n, args.duration, args.workers, args.cache)
+    print(table(result, models))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
