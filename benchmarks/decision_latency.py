@@ -268,16 +268,27 @@ def hop_cost(model: str, s: Session, fractions: tuple[float, ...], hops: int = 6
     return {"backend": engine.backend_state, "one_window_ms": a, "rule_ms": b, "ratio": b / a}
 
 
+BEFORE = {"fractions": (1.0,), "history": 3, "other_hops": 1}  # the rule until 2026-12-06
 CANDIDATES: dict[str, tuple[dict, int]] = {
-    # name: (DecisionSettings changes from the 2026-12-01 rule, hop in us)
-    "1 s window (before)": ({"fractions": (1.0,)}, 100_000),
-    "1 s window, 50 ms hop": ({"fractions": (1.0,)}, 50_000),
-    "1 s window, commit 0.8": ({"fractions": (1.0,), "commit": 0.8}, 100_000),
-    "0.5 + 1 s, mean": ({"fractions": (0.5, 1.0)}, 100_000),
-    "0.25 + 0.5 + 1 s, mean": ({"fractions": (0.25, 0.5, 1.0)}, 100_000),
-    "0.25 + 0.5 + 1 s, max": ({"fractions": (0.25, 0.5, 1.0), "combine": "max"}, 100_000),
-    "0.25 + 0.5 + 1 s, mean, commit 0.8": ({"fractions": (0.25, 0.5, 1.0), "commit": 0.8}, 100_000),
-    "0.25 + 0.5 + 1 s, mean, 50 ms hop": ({"fractions": (0.25, 0.5, 1.0)}, 50_000),
+    # name: (settings, as changes from the 2026-12-06 rule, hop in us)
+    "1 s window (before)": (BEFORE, 100_000),
+    "1 s, 50 ms hop": (BEFORE, 50_000),
+    "1 s, history 2": ({**BEFORE, "history": 2}, 100_000),
+    "1 s, commit at 0.8": ({**BEFORE, "commit": 0.8}, 100_000),
+    "1 s, every class leads 2 hops": ({**BEFORE, "confirm_hops": 2}, 100_000),
+    "1 s, other_gestures leads 7 hops": ({**BEFORE, "other_hops": 7}, 100_000),
+    "0.5 + 1 s, mean": ({**BEFORE, "fractions": (0.5, 1.0)}, 100_000),
+    "0.5 + 1 s, max": ({**BEFORE, "fractions": (0.5, 1.0), "combine": "max"}, 100_000),
+    "0.25 + 0.5 + 1 s, mean": ({**BEFORE, "fractions": (0.25, 0.5, 1.0)}, 100_000),
+    "0.25 + 0.5 + 1 s, max": ({**BEFORE, "fractions": (0.25, 0.5, 1.0), "combine": "max"}, 100_000),
+    "0.25 + 0.5 + 1 s, mean, commit at 0.8": ({**BEFORE, "fractions": (0.25, 0.5, 1.0), "commit": 0.8}, 100_000),
+    "0.25 + 0.5 + 1 s, mean, 50 ms hop": ({**BEFORE, "fractions": (0.25, 0.5, 1.0)}, 50_000),
+    "0.5 + 1 s, mean, other 7 hops, history 3": ({"history": 3}, 100_000),
+    "0.5 + 1 s, max, other 7 hops, history 2": ({"combine": "max"}, 100_000),
+    "0.25 + 0.5 + 1 s, mean, other 7 hops, history 2": ({"fractions": (0.25, 0.5, 1.0)}, 100_000),
+    "0.25 + 0.5 + 1 s, max, other 7 hops, history 2": ({"fractions": (0.25, 0.5, 1.0), "combine": "max"}, 100_000),
+    "0.5 + 1 s, mean, other 7 hops, history 2, 50 ms hop": ({}, 50_000),
+    "**the rule**: 0.5 + 1 s, mean, other 7 hops, history 2": ({}, 100_000),
 }
 
 

@@ -41,15 +41,16 @@ OTHER = "other_gestures"
 class DecisionSettings:
     """The decision rule's settings (see the module docstring for what each does)."""
 
-    fractions: tuple[float, ...] = (1.0,)
+    # picked with benchmarks.decision_latency (README, "Decision latency"), which prints the candidates
+    fractions: tuple[float, ...] = (0.5, 1.0)
     combine: str = "mean"
-    history: int = 3
+    history: int = 2
     min_confidence: float = 0.5  # picked on validation seeds (README, "Training"); 0.3 let no-gesture scenes through
     min_margin: float = 0.05
     min_events: int = 2000  # in a whole window; a shorter one needs its share
     commit: float | None = None
     confirm_hops: int = 1  # hops a class must lead in a row before it is named
-    other_hops: int = 1  # the same for "other_gestures", which a gesture's first moves look like
+    other_hops: int = 7  # the same for "other_gestures", which a gesture's first moves look like
 
     def __post_init__(self) -> None:
         fr = tuple(float(f) for f in self.fractions)
