@@ -71,6 +71,28 @@ class Status:
     recording: str
     time: str
     seek_fraction: float | None  # playback position in [0, 1] for a file, None for a live source
+    model_detail: str = ""  # the model's tooltip: what it was trained on, in full
+
+
+def skipped_text(share: float | None) -> str:
+    """The status bar's skip counter: the share of windows dropped to keep up ("" when not counted)."""
+    return "" if share is None else f" | skipped {share:.0%} of windows"
+
+
+def trained_on_text(trained_on: str) -> str:
+    """``trained on X``, or X itself when it already says how ("fine-tuned on 4 takes ...")."""
+    return trained_on if trained_on.lower().startswith(("fine-tuned", "trained")) else f"trained on {trained_on}"
+
+
+def short_trained_on(trained_on: str) -> str:
+    """A few words for the status bar (the full text is in the tooltip and the About box)."""
+    low = trained_on.lower()
+    if low.startswith("fine-tuned"):
+        return "fine-tuned" + (", simulated takes" if "simulated" in low else "")
+    if "simulated" in low:
+        return "trained on simulated data"
+    text = trained_on_text(trained_on)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def latency_summary(latencies_ms: np.ndarray) -> tuple[float, float] | None:
@@ -94,6 +116,7 @@ class Session:
         self.model_spec: str | None = None
         self.pipe: Pipeline | None = None
         self.recorder: Recorder | None = None
+        self._skip_base: tuple[object, int, int] | None = None  # (pipe, skipped, windows made) at the last play
 
     @property
     def is_file(self) -> bool:
@@ -173,6 +196,7 @@ class Session:
         self.settings = replace(self.settings, speed=speed)
         if self.is_file:
             self.source.speed = speed
+        self._count_skips_from_now()
 
     def set_loop(self, on: bool) -> None:
         self.settings = replace(self.settings, loop=bool(on))
@@ -207,7 +231,27 @@ class Session:
                         noise_filter=noise, drop=True, view_us=self.settings.view_us)
         pipe.set_recorder(self.recorder)
         self.pipe = pipe
+        self._count_skips_from_now()
         pipe.start()
+
+    def _count_skips_from_now(self) -> None:
+        """Count skipped windows from here (a play, a resume, a seek): steps while paused are not skips."""
+        pipe = self.pipe
+        self._skip_base = None if pipe is None else (pipe, pipe.skipped, pipe.windows_made)
+
+    def skipped_share(self) -> float | None:
+        """Share of windows skipped since the last play while live or paced (None when not counted).
+
+        A live or paced stream drops a window the model has not started yet so the result
+        keeps up; paused, stepping or at "max" speed nothing is dropped for lateness.
+        """
+        pipe, base = self.pipe, self._skip_base
+        if pipe is None or base is None or base[0] is not pipe or self.paused:
+            return None
+        if self.is_file and self.source.speed is None:
+            return None
+        made = pipe.windows_made - base[2]
+        return (pipe.skipped - base[1]) / made if made > 0 else 0.0
 
     def restart(self) -> None:
         """Apply changed settings: a new pipeline on the same (or reopened live) source."""
@@ -235,6 +279,7 @@ class Session:
             src.resume()
         else:
             src.pause()
+        self._count_skips_from_now()
 
     @property
     def paused(self) -> bool:
@@ -257,6 +302,7 @@ class Session:
         self.source.seek(int(t_us))
         if self.source.paused:
             self.source.step(self.pipe.window_us + self.pipe.hop_us)
+        self._count_skips_from_now()
 
     def seek_fraction(self, fraction: float) -> None:
         """Seek to a fraction in [0, 1] of the file (the seek slider)."""
@@ -316,13 +362,14 @@ class Session:
             fraction = min(max(pos / src.duration_us, 0.0), 1.0) if src.duration_us > 0 else 0.0
         return Status(
             source=src.describe(),
-            rate=f"{pipe.meter.rate(now) / 1e3:,.0f} k ev/s | skipped {pipe.skipped} windows",
+            rate=f"{pipe.meter.rate(now) / 1e3:,.0f} k ev/s" + skipped_text(self.skipped_share()),
             latency="latency: -" if lat is None else f"latency {lat[0]:.0f} ms (p95 {lat[1]:.0f} ms)",
-            model=f"{engine.name} (trained on {engine.trained_on}) | {engine.device_name}",
+            model=f"{engine.name} ({short_trained_on(engine.trained_on)}) | {engine.device_name}",
             compile_state=engine.compile_state,
             recording="" if self.recorder is None else f"\u25cf REC {self.recorder.elapsed_us / 1e6:.1f} s",
             time=time_text,
             seek_fraction=fraction,
+            model_detail=trained_on_text(engine.trained_on),
         )
 
     def end_report(self) -> tuple[str, str] | None:
@@ -352,20 +399,42 @@ class Session:
             self.source.close()
 
 
+# what each stored accuracy measured, in the order shown; the training loop's own figures are left
+# to the model card when the shipping measure (with "no gesture" below the threshold) is present
+ACCURACY_TEXT = {
+    "simulated_test_last_epoch": "simulated test set (as the app decides)",
+    "test_acc_last": "simulated test set",
+    "demo_gesture_windows": "demo recordings' gesture windows",
+    "heldout_takes_after": "held-out takes",
+    "heldout_windows_after": "held-out windows",
+    "heldout_takes_before": "held-out takes before fine-tuning",
+    "heldout_windows_before": "held-out windows before fine-tuning",
+}
+HIDDEN_ACCURACIES = {"train_acc_last", "teacher_on_simulated_test"}
+
+
+def accuracy_lines(accuracies: dict[str, float]) -> list[tuple[str, float]]:
+    """(what was measured, accuracy) for the About box: one test figure, no raw keys."""
+    hidden = set(HIDDEN_ACCURACIES)
+    if "simulated_test_last_epoch" in accuracies:
+        hidden.add("test_acc_last")
+    known = [(ACCURACY_TEXT[k], float(accuracies[k])) for k in ACCURACY_TEXT if k in accuracies and k not in hidden]
+    other = [(k.replace("_", " "), float(v)) for k, v in accuracies.items() if k not in ACCURACY_TEXT and k not in hidden]
+    return known + other
+
+
 def about_model(engine) -> tuple[str, str]:
     """A loaded model's summary as HTML lines and its model card text ("" when it has none)."""
     meta, cfg = engine.meta, engine.cfg
     lines = [
         f"<b>{engine.name}</b> ({cfg.name}: T={cfg.T}, input {cfg.input_size[0]}x{cfg.input_size[1]}, "
         f"channels {list(cfg.channels)}, TCJA in blocks {[b + 1 for b in cfg.tcja_blocks]})",
-        f"<b>trained on: {html.escape(engine.trained_on)}</b>",
+        f"<b>{html.escape(trained_on_text(engine.trained_on))}</b>",
         f"window {engine.window_us / 1e3:.0f} ms, hop {engine.hop_us / 1e3:.0f} ms, frames split by {engine.split_by}",
     ]
-    for name, acc in (meta.get("accuracies") or {}).items():
-        lines.append(f"accuracy {html.escape(name)}: {float(acc):.1%}")
-    for key in ("date", "command"):
-        if meta.get(key):
-            lines.append(f"{key}: {html.escape(str(meta[key]))}")
+    lines += [f"accuracy, {html.escape(text)}: {acc:.1%}" for text, acc in accuracy_lines(meta.get("accuracies") or {})]
+    if meta.get("date"):
+        lines.append(f"date: {html.escape(str(meta['date']))}")
     card_path, card = model_card(meta)
     if card:
         lines.append(f"model card: {html.escape(card_path)} (details below)")

@@ -159,7 +159,8 @@ def test_switch_model(qtbot, window, files):
     pred = wait_prediction(qtbot, w, after=before)
     assert len(pred.gates) == 2 and pred in w.session.pipe.history
     qtbot.wait(300)
-    assert "simulated (test b)" in w.status_model.text()
+    assert w.status_model.text() == "net_b (trained on simulated data) | CPU"
+    assert w.status_model.toolTip() == "trained on simulated (test b)"
     assert w.settings_panel.model.currentText() == "net_b"
 
 

@@ -112,9 +112,10 @@ def test_playback_arithmetic(session):
 def test_status_text_and_end_report(session):
     assert session.pipe.wait(30), "a file at full speed ends"
     st = session.status(time.perf_counter())
-    assert "bar.aedat4" in st.source and re.fullmatch(r"[\d,]+ k ev/s \| skipped \d+ windows", st.rate), st
+    assert "bar.aedat4" in st.source and re.fullmatch(r"[\d,]+ k ev/s", st.rate), st  # max speed: no skip count
     assert st.latency.startswith("latency ") and "(p95" in st.latency
     assert st.model == "net (trained on untrained (session test)) | CPU"
+    assert st.model_detail == "trained on untrained (session test)"
     assert st.time.endswith(f"/ {DURATION_US / 1e6:.1f} s") and 0.9 <= st.seek_fraction <= 1.0
     assert st.recording == ""
     assert session.end_report() == ("ended", "end of recording: press Play to start again")
@@ -144,7 +145,7 @@ def test_bad_source_keeps_the_current_one(session, tmp_path):
 
 def test_about_names_the_model_and_its_windowing(session):
     summary, card = about_model(session.engine)
-    assert "<b>net</b>" in summary and "trained on: untrained (session test)" in summary
+    assert "<b>net</b>" in summary and "<b>trained on untrained (session test)</b>" in summary
     assert "window 300 ms, hop 100 ms" in summary and card == ""
     assert session.about() == (summary, card)
     assert Session().about() == ("no model loaded", "")

@@ -6,6 +6,7 @@ Only construction lives here; ``main_window`` connects them to the session.
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QPainter
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -14,6 +15,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QWidget,
 )
@@ -29,6 +31,24 @@ def _button(text: str, tip: str) -> QPushButton:
     return b
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that gives way to its neighbours: cut with "…" when short of room, full text as tooltip."""
+
+    def __init__(self, text: str = "", parent=None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
+        painter.drawText(self.rect(), int(self.alignment()), shown)
+
+
 class PlaybackBar(QWidget):
     """Play/pause, step, seek, speed, loop and record."""
 
@@ -39,6 +59,7 @@ class PlaybackBar(QWidget):
         self.seek = QSlider(Qt.Orientation.Horizontal)
         self.seek.setRange(0, SEEK_STEPS)
         self.seek.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.seek.setMinimumWidth(160)  # a usable slider however narrow the panel gets
         self.time = QLabel("0.0 / 0.0 s")
         self.speed = QComboBox()
         for text, value in SPEEDS:
@@ -102,4 +123,5 @@ class SettingsPanel(QWidget):
         form.addRow("Attention overlay", self.overlay)
         form.addRow("Region of interest", self.roi)
         form.addRow("Noise filter", self.denoise)
-        form.addRow("torch.compile", self.compile_state)
+        self.compile_state.setToolTip("the inference backend in use and its state (export, compile)")
+        form.addRow("Inference", self.compile_state)

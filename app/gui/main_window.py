@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -31,7 +32,7 @@ from PyQt6.QtWidgets import (
 from eventcore.errors import SourceError, UserError
 from app.demo import RECORDINGS_DIR, default_demo
 from app.gui.attention_view import AttentionView
-from app.gui.controls import SEEK_STEPS, PlaybackBar, SettingsPanel
+from app.gui.controls import SEEK_STEPS, ElidedLabel, PlaybackBar, SettingsPanel
 from app.gui.event_view import EventView
 from app.gui.prediction_view import PredictionView
 from app.gui.render import event_image
@@ -42,6 +43,11 @@ from app.session import Session, Settings
 REDRAW_HZ = 60
 EVIDENCE = -2  # the overlay chooser's item for the class evidence map (others: -1 off, i block i's spike rate)
 STATUS_EVERY_S = 0.25
+
+
+def _same(a: tuple | None, b: tuple | None) -> bool:
+    """The same objects, element by element (identity, not equality)."""
+    return a is b or (a is not None and b is not None and all(x is y for x, y in zip(a, b)))
 
 
 class MainWindow(QMainWindow):
@@ -59,6 +65,7 @@ class MainWindow(QMainWindow):
         self.drawn_prediction = None
         self._drawn_t: int | None = None
         self._drawn_pipe = None
+        self._drawn_idle: tuple | None = None
         self._last_status = 0.0
         self._reported_pipe = None
         self._build()
@@ -109,23 +116,28 @@ class MainWindow(QMainWindow):
         cv.addWidget(split, stretch=1)
         self.setCentralWidget(central)
 
-        self.status_source = QLabel("no source")
+        self.status_source = ElidedLabel("no source")  # the one that gives way when the bar is full
         self.status_rate = QLabel("")
         self.status_latency = QLabel("")
         self.status_model = QLabel("no model")
         self.status_rec = QLabel("")
         self.status_rec.setStyleSheet("color:#ff3030; font-weight:bold")
         bar = self.statusBar()
-        for w in (self.status_source, self.status_rate, self.status_latency):
+        bar.addWidget(self.status_source, 1)
+        for w in (self.status_rate, self.status_latency):
             bar.addWidget(w)
         bar.addPermanentWidget(self.status_rec)
         bar.addPermanentWidget(self.status_model)
 
         self.teach_panel = TeachPanel()
         self.teach_panel.model_ready.connect(self._on_taught_model)
+        self.teach_panel.ensure_stream = self._teach_stream
         self.teach_dock = QDockWidget("Teach your gestures", self)
         self.teach_dock.setObjectName("teach")
-        self.teach_dock.setWidget(self.teach_panel)
+        teach_scroll = QScrollArea()  # the panel scrolls inside the dock: opening it must not grow the window
+        teach_scroll.setWidgetResizable(True)
+        teach_scroll.setWidget(self.teach_panel)
+        self.teach_dock.setWidget(teach_scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.teach_dock)
         self.teach_dock.hide()
 
@@ -403,6 +415,18 @@ class MainWindow(QMainWindow):
         if self.load_model(path, self.session.device):
             self.statusBar().showMessage(f"fine-tuned model {Path(path).stem} loaded", 10_000)
 
+    def _teach_stream(self) -> str | None:
+        """The Teach panel needs events: play a paused or ended recording; the reason when none can flow."""
+        s = self.session
+        if s.source is None:
+            return "open a camera, a network stream or a recording first (Source menu)"
+        if s.pipe is None:
+            return "load a model first (Model menu): the stream runs through it"
+        if s.is_file and (s.paused or s.pipe.done):
+            self.toggle_play()
+            self.statusBar().showMessage("playing the recording for the takes", 5_000)
+        return None
+
     def _tap_teach(self) -> None:
         """Let the Teach panel see the stream: the pipeline's recorder slot writes to it and to any recording."""
         if self.session.pipe is not None:
@@ -410,23 +434,32 @@ class MainWindow(QMainWindow):
 
     def _on_pipeline_changed(self) -> None:
         """Show the pipeline in force (a new one, or none): its geometry and settings; forget what was drawn."""
-        pipe, src = self.session.pipe, self.session.source
+        pipe, src, engine = self.session.pipe, self.session.source, self.session.engine
         self._tap_teach()
-        if pipe is self._drawn_pipe:
+        idle = None if pipe is not None else (engine, src)
+        if pipe is self._drawn_pipe and (pipe is not None or _same(idle, self._drawn_idle)):
             return
-        self._drawn_pipe = pipe
+        self._drawn_pipe, self._drawn_idle = pipe, idle
         self.drawn_prediction = None
         self._drawn_t = None
         self._reported_pipe = None
-        if pipe is None:
+        self.playback.record.setEnabled(src is not None)
+        if engine is not None:
+            self._show_windowing(self.session.windowing)
+            self.prediction.set_classes(engine.class_names, src is not None and src.labels is not None)
+        if pipe is None:  # say what is missing instead of placeholders
+            self.prediction.show_idle("no model" if engine is None else "no source",
+                                      "choose one under Model" if engine is None else
+                                      "open a recording, a camera or a stream (Source menu)")
             return
         self.event_view.set_crop_box(pipe.geometry.crop_box)
+
+    def _show_windowing(self, windowing) -> None:
         sp = self.settings_panel
-        for box, value in ((sp.window_ms, pipe.windowing.window_ms), (sp.hop_ms, pipe.windowing.hop_ms)):
+        for box, value in ((sp.window_ms, windowing.window_ms), (sp.hop_ms, windowing.hop_ms)):
             box.blockSignals(True)
             box.setValue(value)
             box.blockSignals(False)
-        self.prediction.set_classes(self.session.engine.class_names, src.labels is not None)
 
     # ---- playback -----------------------------------------------------------------------
     def toggle_play(self) -> None:
@@ -461,6 +494,9 @@ class MainWindow(QMainWindow):
         if self.session.recorder is not None:
             self.stop_recording()
             return
+        if self.session.source is None:  # keep the banner's reason; say it where it does not hide it
+            self.statusBar().showMessage("nothing to record: open a recording, a camera or a stream first", 10_000)
+            return
         path, _ = QFileDialog.getSaveFileName(self, "Record to", str(Path.home() / time.strftime("recording-%Y%m%d-%H%M%S.aedat4")),
                                               "AEDAT4 (*.aedat4)")
         if path:
@@ -486,14 +522,8 @@ class MainWindow(QMainWindow):
 
     # ---- screenshot ---------------------------------------------------------------------
     def save_screenshot(self, path: str) -> bool:
-        """Save the window as PNG: from the screen when it is mapped (X11), else rendered."""
-        pixmap = None
-        screen = self.screen()
-        if screen is not None and self.isVisible():
-            pixmap = screen.grabWindow(int(self.winId()))
-        if pixmap is None or pixmap.isNull() or pixmap.width() < 10:
-            pixmap = self.grab()
-        return pixmap.save(path, "PNG")
+        """Save the window as PNG, rendered from the window itself (never the screen: no dialog over it)."""
+        return self.grab().save(path, "PNG")
 
     def panel_rects(self) -> dict[str, list[int]]:
         """Where each panel sits in the window, ``[x, y, width, height]`` (for screenshot checks)."""
@@ -509,7 +539,13 @@ class MainWindow(QMainWindow):
 
     def choose_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", str(Path.home() / "screenshot.png"), "PNG (*.png)")
-        if path and not self.save_screenshot(path):
+        if path:  # grab once the dialog has gone and the window has redrawn beneath it
+            QTimer.singleShot(150, lambda: self._write_screenshot(path))
+
+    def _write_screenshot(self, path: str) -> None:
+        if self.save_screenshot(path):
+            self.statusBar().showMessage(f"screenshot saved to {path}", 10_000)
+        else:
             self.show_message(f"{path}: cannot write the screenshot")
 
     # ---- drawing ------------------------------------------------------------------------
@@ -561,6 +597,7 @@ class MainWindow(QMainWindow):
         self.status_rate.setText(st.rate)
         self.status_latency.setText(st.latency)
         self.status_model.setText(st.model)
+        self.status_model.setToolTip(st.model_detail)
         self.settings_panel.compile_state.setText(st.compile_state)
         if st.recording:
             self.status_rec.setText(st.recording)

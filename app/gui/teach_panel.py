@@ -85,6 +85,9 @@ class TeachTap:
 class TeachPanel(QWidget):
     """Gesture set, plan, guided recording with countdown and live events, marking, fine-tuning."""
 
+    MARK_HELP = ("Takes from a recording instead of the camera: pause where a gesture starts, pick the gesture, "
+                 "press 'at playhead' (or type the time), then 'Mark take'.")
+
     model_ready = pyqtSignal(str)  # path of a fine-tuned checkpoint
 
     def __init__(self, parent=None, clock: Callable[[], float] = time.monotonic) -> None:
@@ -101,6 +104,9 @@ class TeachPanel(QWidget):
         self._source = None
         self._job: dict | None = None  # the fine-tuning thread's progress and result
         self._shown_done = -1
+        # set by the main window: makes its stream flow (resumes a paused recording); returns None, or
+        # the line saying why it cannot
+        self.ensure_stream: Callable[[], str | None] | None = None
         self._build()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.tick)
@@ -117,6 +123,7 @@ class TeachPanel(QWidget):
         form.addRow("gesture set", self.set_choice)
         self.names = QListWidget()
         self.names.setMaximumHeight(130)
+        self.names.itemChanged.connect(lambda _: self._fill_mark_classes())
         form.addRow(self.names)
         row = QHBoxLayout()
         self.add_name = QPushButton("Add")
@@ -195,7 +202,9 @@ class TeachPanel(QWidget):
         self.playhead_button = QPushButton("at playhead")
         self.playhead_button.setToolTip("start the take where the recording is now (pause on the gesture's start)")
         self.playhead_button.clicked.connect(self.mark_at_playhead)
-        mark.addWidget(QLabel("on the recording:"))
+        mark_label = QLabel("on the recording:")
+        mark_label.setToolTip(self.MARK_HELP)
+        mark.addWidget(mark_label)
         mark.addWidget(self.mark_class, 1)
         mark.addWidget(self.mark_at)
         mark.addWidget(self.playhead_button)
@@ -203,7 +212,12 @@ class TeachPanel(QWidget):
         self.mark_box = QWidget()
         self.mark_box.setLayout(mark)
         self.mark_box.setEnabled(False)
+        self.mark_box.setToolTip(self.MARK_HELP)
         g.addWidget(self.mark_box)
+        self.mark_hint = QLabel("")
+        self.mark_hint.setWordWrap(True)
+        self.mark_hint.setStyleSheet("color: gray;")
+        g.addWidget(self.mark_hint)
         root.addWidget(guide, 1)
 
         tune = QGroupBox("Fine-tune")
@@ -249,6 +263,16 @@ class TeachPanel(QWidget):
             self.names.addItem(item)
         for b in (self.add_name, self.remove_name, self.rename_name):
             b.setEnabled(editable)
+        self._fill_mark_classes()
+
+    def _fill_mark_classes(self) -> None:
+        """The gestures a take may be marked as: the list above, before and after Start."""
+        names = list(self.class_names())
+        if [self.mark_class.itemText(i) for i in range(self.mark_class.count())] != names:
+            row = self.mark_class.currentIndex()
+            self.mark_class.clear()
+            self.mark_class.addItems(names)
+            self.mark_class.setCurrentIndex(min(max(row, 0), len(names) - 1))
 
     def _on_set_changed(self, choice: str) -> None:
         own = choice == OWN_SET
@@ -259,11 +283,13 @@ class TeachPanel(QWidget):
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
         self.names.addItem(item)
         self.names.setCurrentItem(item)
+        self._fill_mark_classes()
 
     def _remove_name(self) -> None:
         row = self.names.currentRow()
         if row >= 0:
             self.names.takeItem(row)
+            self._fill_mark_classes()
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Save takes in", self.folder.text())
@@ -276,6 +302,10 @@ class TeachPanel(QWidget):
         self.sensor, self.camera, self.file_source = (int(width), int(height)), camera or "", file_source
         self.view.set_sensor(width, height)
         self.mark_box.setEnabled(file_source is not None)
+        self.mark_hint.setText("" if file_source is not None else
+                               "open a recording to mark takes on it; a camera or stream records guided takes (Start)")
+        with self._lock:
+            self._recent.clear()
 
     def attach_source(self, source) -> None:
         """Read ``source`` on a thread of the panel's own (when no pipeline feeds the panel)."""
@@ -308,6 +338,8 @@ class TeachPanel(QWidget):
         if session is not None:
             session.feed(batch)
         with self._lock:
+            if self._recent and batch["timestamp"][0] < self._recent[-1]["timestamp"][-1]:
+                self._recent.clear()  # a seek or a loop: the old events are not the view's any more
             self._recent.append(batch)
             t_end = batch["timestamp"][-1]
             while len(self._recent) > 1 and self._recent[0]["timestamp"][-1] < t_end - VIEW_US:
@@ -327,8 +359,7 @@ class TeachPanel(QWidget):
         folder = TeachFolder.create(self.folder.text(), plan.class_names, self.camera or "unknown camera",
                                     self.sensor, plan.takes_per_class, plan.take_s, source=self.camera)
         session = TeachSession(plan, folder, self.clock)
-        self.mark_class.clear()
-        self.mark_class.addItems(plan.class_names)
+        self._fill_mark_classes()
         return session
 
     def _ensure_session(self) -> bool:
@@ -345,6 +376,12 @@ class TeachPanel(QWidget):
             return False
 
     def start(self) -> None:
+        """Start (or resume) the guided recording; a paused recording is played, since takes need events."""
+        if self.ensure_stream is not None and self._source is None:
+            problem = self.ensure_stream()
+            if problem:
+                self.show_message(f"cannot start: {problem}")
+                return
         if self._ensure_session():
             self.session.start()
             self.tick()
@@ -434,6 +471,8 @@ class TeachPanel(QWidget):
         self._job = None
         self.tune_button.setEnabled(True)
         if job["error"]:
+            self.tune_progress.setValue(0)
+            self.tune_progress.setFormat("not fine-tuned")
             self.tune_result.setText(job["error"])
             return
         res = job["result"]
