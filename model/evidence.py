@@ -7,7 +7,8 @@ last block's pooled spikes averaged over T. Each pooled cell's weight is spread 
 cell's pre-pooling positions, weighted by their own spike rates (``features``), summed over
 channels and clipped at 0: the class activation map at the last block's resolution
 (8x8 for small64). It is then upsampled (bilinear) to the first block's spike map and
-multiplied by it, so the coarse evidence lands on the pixels where the network fires.
+multiplied by it (smoothed 3x3, so a lone noisy pixel does not light up), so the coarse
+evidence lands on the pixels where the network fires.
 
 On simulated hand waves (``tests/test_attention.py``) 96-99 % of the coarse map lies on the
 waving arm's half of the image, and 78-90 % of the fine map on the forearm and hand (10-14 %
@@ -64,9 +65,16 @@ def class_evidence(features: np.ndarray, weights: np.ndarray, k: int, fine: np.n
     cam = coarse_evidence(features, weights, k)
     if fine is not None:
         cam = _resize_matrix(fine.shape[0], cam.shape[0]) @ cam @ _resize_matrix(fine.shape[1], cam.shape[1]).T
-        cam = cam * fine
+        cam = cam * _box3(fine)
     top = float(cam.max())
     return (cam / top if top > 0 else cam).astype(np.float32)
+
+
+def _box3(m: np.ndarray) -> np.ndarray:
+    """The 3x3 mean of a map (zero outside)."""
+    p = np.pad(m.astype(np.float32), 1)
+    h, w = m.shape
+    return sum(p[i:i + h, j:j + w] for i in range(3) for j in range(3)) / np.float32(9)
 
 
 def evidence_class(rates: np.ndarray, features: np.ndarray, weights: np.ndarray) -> int:

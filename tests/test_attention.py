@@ -80,7 +80,9 @@ def test_each_class_has_its_own_evidence():
     fine = np.zeros((8, 8), np.float32)
     fine[1, 1] = 1.0  # the only firing pixel of the first block
     focused = class_evidence(feats, weights, 0, fine)
-    assert focused.shape == (8, 8) and focused[1, 1] == 1.0 and np.count_nonzero(focused) == 1
+    # the firing pixel and its 3x3 neighbourhood (the fine map is smoothed), nothing else
+    assert focused.shape == (8, 8) and focused[1, 1] == 1.0 and np.count_nonzero(focused) == 9
+    assert focused[:3, :3].min() > 0 and focused[3:].max() == 0 and focused[:, 3:].max() == 0
 
 
 def drawn(img) -> np.ndarray:
