@@ -161,3 +161,13 @@ def test_a_cpu_only_torch_is_named_with_the_fix(monkeypatch):
     problem = env.cuda_problem({})
     assert problem.startswith(f"torch {torch.__version__} is a CPU-only build; install a CUDA build")
     assert "--index-url https://download.pytorch.org/whl/cu126" in problem
+
+
+def test_the_compile_warm_up_checkpoint_is_the_gpu_runs_network(tmp_path):
+    plan = make_plan(False)
+    net, cfg, meta = load_checkpoint(gpu_run.random_checkpoint(plan, tmp_path / "random.pt"))
+    assert cfg.name == "dvs128_paper" and cfg == plan.config and meta.windowing.window_us == 1_000_000
+    cmd = gpu_run.measure_command(tmp_path / "random.pt", "cuda", plan, compile_=True)
+    assert cmd[-3:] == ["--compile", "--compile-backend", "inductor"] and "--threads" not in cmd
+    torch.manual_seed(0)  # the saved weights are the seed-0 network's
+    assert weights_digest(net) == weights_digest(build_network(cfg))

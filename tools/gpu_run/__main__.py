@@ -209,7 +209,8 @@ def go(args: argparse.Namespace, run: Run) -> int:
     report["probe"] = {**probe, "amp_dtype": amp_dtype, "lif": run.env.get("SJ_LIF_CUDA_IMPLEMENTATION", "default")}
     compile_ok = plan.dry_run or bool(env["c_compiler"])
     warm = None
-    if compile_ok and not plan.dry_run:  # fill the compile caches while the CPUs make the data
+    if compile_ok and not plan.dry_run:  # fill the compile caches while the CPUs make the data (the dry run
+        # leaves this out to stay short: its command is the compile step's, random_checkpoint has a test)
         ckpt = random_checkpoint(plan, run.work / "random.pt")
         warm = run.start("compile_warmup", measure_command(ckpt, device, plan, compile_=True), capture=True)
     rc, _, _ = run.finish("data", gen, max(run.left() - BUDGET_S["train_start"] - 120, 60))
