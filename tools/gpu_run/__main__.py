@@ -46,9 +46,14 @@ class Run:
         shown = shlex.join(["python" if c == PY else c for c in cmd])  # the venv's python, as the README says it
         self.say(f"{name}: {shown}")
         self.report["steps"][name] = {"command": shown, "started_s": round(time.monotonic() - self.t0, 1)}
-        proc = subprocess.Popen(cmd, env=env or self.env, start_new_session=True, text=True,
-                                stdout=subprocess.PIPE if capture else None,
-                                stderr=subprocess.PIPE if capture else None)
+        # a captured child's stderr goes to a file, not a pipe: a chatty compiler must never fill a pipe nobody reads
+        err = open(self.work / f"{name}.stderr", "w") if capture else None
+        try:
+            proc = subprocess.Popen(cmd, env=env or self.env, start_new_session=True, text=True,
+                                    stdout=subprocess.PIPE if capture else None, stderr=err)
+        finally:
+            if err is not None:
+                err.close()
         self.procs.append(proc)
         return proc
 
@@ -61,19 +66,21 @@ class Run:
     def finish(self, name: str, proc: subprocess.Popen, timeout: float) -> tuple[int | None, str, str]:
         """Wait for ``proc`` at most ``timeout`` s (then stop its whole process group): (rc or None, stdout, stderr)."""
         try:
-            out, err = proc.communicate(timeout=max(timeout, 1.0))
+            out, _ = proc.communicate(timeout=max(timeout, 1.0))
             rc = proc.returncode
         except subprocess.TimeoutExpired:
             stop(proc)
-            out, err = proc.communicate()
+            out, _ = proc.communicate()
             rc = None
         step = self.report["steps"][name]
         step["took_s"] = round(time.monotonic() - self.t0 - step["started_s"], 1)
         step["status"] = "ok" if rc == 0 else "timed out" if rc is None else f"failed (exit {rc})"
-        if rc != 0 and err:
+        err_file = self.work / f"{name}.stderr"
+        err = err_file.read_text(errors="replace") if err_file.is_file() else ""
+        if rc != 0 and err.strip():
             step["stderr_tail"] = err.strip().splitlines()[-5:]
         self.say(f"{name}: {step['status']} in {step['took_s']} s")
-        return rc, out or "", err or ""
+        return rc, out or "", err
 
     def child(self, name: str, cmd: list[str], timeout: float, env: dict | None = None) -> dict | None:
         """Run a JSON-printing child: its last stdout line parsed, or None when it failed or timed out."""
@@ -230,8 +237,8 @@ def go(args: argparse.Namespace, run: Run) -> int:
     from tools.gpu_run.outputs import read_log
 
     log = read_log(run_dir / "log.jsonl")
-    report["training"] = {"world": world, "n_train": n_train(plan), "batch": batch, "largest_fit": probe["largest"], "lr": lr,
-                          "amp_dtype": amp_dtype, "budget_s": round(budget), "epochs": len(log),
+    report["training"] = {"world": world, "n_train": n_train(plan), "batch": batch, "largest_fit": probe["largest"],
+                          "lr": lr, "amp_dtype": amp_dtype, "budget_s": round(budget), "epochs": len(log),
                           "train_s": round(sum(r.get("epoch_s", 0) for r in log), 1),
                           "samples_per_s": log[-1]["samples_per_s"] if log else None,
                           "stopped_by": ("epoch limit" if len(log) == plan.epochs else "time budget") if rc == 0
