@@ -5,7 +5,8 @@ layout:
 
 - a Playback menu holding every playback key, so the menus show them: Space, arrows (one
   hop while paused, 1 s while playing), Shift+arrows 1 s, Ctrl+arrows 5 s, R to record,
-  Ctrl+E to export a video; a View menu with the full-screen demo mode (F, Esc leaves);
+  Ctrl+E to export a video; a View menu with the full-screen demo mode (F, Esc leaves: the
+  event view and the predictions only, the gesture name in large type over the view);
 - an Inference backend chooser under Model (torch, onnxruntime, openvino, as installed);
 - a recording indicator over the event view (duration, events, file size) and a
   "saved to ..." line when a recording stops;
@@ -23,7 +24,7 @@ import threading
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+from PyQt6.QtGui import QAction, QActionGroup, QFontMetrics, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QLabel, QSplitter
 
 from eventcore.errors import UserError
@@ -59,6 +60,9 @@ class ViewerTools:
                                             "padding:3px 6px; border-radius:3px")
         self.speed_warning.setWordWrap(True)
         self.speed_warning.setText(MAX_SPEED_WARNING)
+        self.demo_name = _overlay_label(window.event_view, "background:rgba(0,0,0,150); color:white; "
+                                        "font-weight:bold; padding:6px 14px; border-radius:8px")
+        self.demo_name.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.rate_plot = EventRatePlot()
         splitter = window.attention.parentWidget()
         if isinstance(splitter, QSplitter):  # under the attention view, a strip of its own
@@ -158,32 +162,46 @@ class ViewerTools:
         if not self.demo:
             hide = [w.settings_panel, w.playback, w.attention, self.rate_plot, w.statusBar(), w.menuBar(),
                     w.teach_dock]
-            label = w.prediction.label
-            self._saved_state = {"visible": [(x, x.isVisible()) for x in hide], "font": label.font(),
-                                 "maximised": w.isMaximized()}
+            self._saved_state = {"visible": [(x, x.isVisible()) for x in hide], "maximised": w.isMaximized()}
             for x in hide:
                 x.hide()
-            font = label.font()
-            font.setPointSize(48)
-            label.setFont(font)
             split = self._main_splitter()
             if split is not None:
                 self._saved_state["split"] = split.sizes()
                 total = sum(split.sizes())
-                split.setSizes([int(total * 0.68), total - int(total * 0.68)])
+                split.setSizes([int(total * 0.7), total - int(total * 0.7)])
             self.demo = True
             w.showFullScreen()
+            self._show_demo_name()
         else:
             st = self._saved_state or {}
             for x, was in st.get("visible", []):
                 x.setVisible(was)
-            if "font" in st:
-                w.prediction.label.setFont(st["font"])
+            self.demo_name.hide()
             split = self._main_splitter()
             if split is not None and "split" in st:
                 split.setSizes(st["split"])
             self.demo = False
             w.showMaximized() if st.get("maximised") else w.showNormal()
+
+    def _show_demo_name(self) -> None:
+        """The gesture name in large type across the bottom of the event view (demo mode)."""
+        text = self.w.prediction.label.text()
+        ev = self.w.event_view
+        if text != self.demo_name.text() or self.demo_name.width() != ev.width() - 24:
+            font = self.demo_name.font()
+            size = 64
+            font.setPointSize(size)
+            while size > 16 and QFontMetrics(font).horizontalAdvance(text) > ev.width() - 60:
+                size -= 4
+                font.setPointSize(size)
+            self.demo_name.setFont(font)
+            self.demo_name.setText(text)
+            self.demo_name.setFixedWidth(ev.width() - 24)
+            self.demo_name.adjustSize()
+        self.demo_name.move(12, ev.height() - self.demo_name.height() - 12)
+        self.demo_name.show()
+        self.demo_name.raise_()
 
     def _main_splitter(self) -> QSplitter | None:
         p = self.w.event_view.parentWidget()
@@ -253,6 +271,8 @@ class ViewerTools:
         """Recording indicator, speed warning, event rate and export progress (a few times a second)."""
         s, w = self.w.session, self.w
         self._poll_recording()
+        if self.demo:
+            self._show_demo_name()
         pipe = s.pipe
         maxed = s.is_file and s.source.speed is None and not s.paused
         self.speed_warning.setVisible(bool(maxed and pipe is not None))
