@@ -248,13 +248,11 @@ def live_windowing(splits: Splits, window: TrainWindow, cfg: NetConfig, hop_us: 
                      geometry=geometry)
 
 
-def plan_epochs(planned: int, done: int, done_here: int, started: float, deadline: float, d: Dist) -> int:
-    """Epochs that fit before ``deadline`` at this run's mean pace (``done_here`` epochs since ``started``),
-    at most ``planned``, at least ``done``; the same on every rank."""
-    now = time.monotonic()
-    per_epoch = (now - started) / max(done_here, 1)
-    fits = done + int(max(deadline - now, 0.0) // max(per_epoch, 1e-9))
-    plan = torch.tensor([float(min(planned, fits))], device=d.device)
+def plan_epochs(limit: int, done: int, per_epoch: float, deadline: float, d: Dist) -> int:
+    """Epochs that fit before ``deadline`` at ``per_epoch`` seconds each (the last epoch's pace: the first
+    one's start-up does not count against the rest), at most ``limit``, at least ``done``; the same on every rank."""
+    fits = done + int(max(deadline - time.monotonic(), 0.0) // max(per_epoch, 1e-9))
+    plan = torch.tensor([float(min(limit, fits))], device=d.device)
     if d.world > 1:
         dist.all_reduce(plan, op=dist.ReduceOp.MIN)
     return max(int(plan.item()), done)
@@ -370,8 +368,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
               flush=True)
 
     summary = {}
-    planned, first, started = args.epochs, state["epoch"], time.monotonic()
-    deadline = started + args.time_budget_s if args.time_budget_s else None
+    planned = args.epochs
+    deadline = time.monotonic() + args.time_budget_s if args.time_budget_s else None
     for epoch in range(state["epoch"], args.epochs):
         if epoch >= planned:
             break
@@ -386,7 +384,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         if d.world > 1:
             sync_ranks(model, d, out, epoch, sampler, stats["batches"] * args.batch_size)
         if deadline is not None:
-            planned = plan_epochs(planned, epoch + 1, epoch + 1 - first, started, deadline, d)
+            planned = plan_epochs(args.epochs, epoch + 1, time.perf_counter() - t0, deadline, d)
         last_epoch = epoch + 1 == planned
         if (epoch + 1) % args.eval_every == 0 or last_epoch:
             for name, data in evals.items():

@@ -148,10 +148,11 @@ def test_epochs_are_planned_to_fit_the_time_left():
 
     d = Dist(0, 1, torch.device("cpu"))
     now = time.monotonic()
-    # two epochs took 20 s: 55 s left fit 5 more, so 7 in all; never more than planned, never fewer than done
-    assert plan_epochs(100, 2, 2, now - 20, now + 55, d) == 7
-    assert plan_epochs(4, 2, 2, now - 20, now + 55, d) == 4
-    assert plan_epochs(100, 2, 2, now - 20, now - 1, d) == 2
+    # two epochs done, the last took 10 s: 55 s left fit 5 more, so 7 in all; never more than the limit,
+    # never fewer than done
+    assert plan_epochs(100, 2, 10.0, now + 55, d) == 7
+    assert plan_epochs(4, 2, 10.0, now + 55, d) == 4
+    assert plan_epochs(100, 2, 10.0, now - 1, d) == 2
 
 
 def test_a_cpu_only_torch_is_named_with_the_fix(monkeypatch):
