@@ -172,3 +172,14 @@ def test_the_compile_warm_up_checkpoint_is_the_gpu_runs_network(tmp_path):
     assert cmd[-3:] == ["--compile", "--compile-backend", "inductor"] and "--threads" not in cmd
     torch.manual_seed(0)  # the saved weights are the seed-0 network's
     assert weights_digest(net) == weights_digest(build_network(cfg))
+
+
+def test_missing_python_headers_are_named_before_triton_fails_on_them(monkeypatch, tmp_path):
+    import sysconfig
+
+    from tools.gpu_run import env
+
+    assert env.triton_build_problem() is None  # this machine has cc and Python.h
+    monkeypatch.setattr(sysconfig, "get_paths", lambda scheme=None: {"include": str(tmp_path)})
+    problem = env.triton_build_problem()
+    assert problem == f"no Python headers in {tmp_path} (apt-get install python3.11-dev)"

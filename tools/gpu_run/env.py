@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 import torch
 
@@ -88,6 +89,21 @@ def cuda_problem(smi: dict) -> str | None:
     return None
 
 
+def triton_build_problem() -> str | None:
+    """Why triton (spikingjelly's CUDA LIF kernels, torch.compile's inductor) cannot build its launchers, or None.
+
+    It compiles a small C file against Python.h with ``$CC``, cc or gcc (``triton/runtime/build.py``)."""
+    compiler = shutil.which(os.environ.get("CC") or "cc") or shutil.which("gcc")
+    scheme = sysconfig.get_default_scheme()
+    include = sysconfig.get_paths(scheme="posix_prefix" if scheme == "posix_local" else scheme)["include"]
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if compiler is None:
+        return "no C compiler (cc/gcc; apt-get install gcc)"
+    if not os.path.isfile(os.path.join(include, "Python.h")):
+        return f"no Python headers in {include} (apt-get install python{version}-dev)"
+    return None
+
+
 def describe(cpu_only: bool) -> dict:
     """The machine (CPU, memory, GPUs, driver, torch), what is wrong with it, and the run's choices."""
     smi = {} if cpu_only else nvidia_smi()
@@ -99,7 +115,6 @@ def describe(cpu_only: bool) -> dict:
             gpus.append({"name": p.name, "memory_gb": round(p.total_memory / 2**30, 1),
                          "capability": f"{p.major}.{p.minor}", "multiprocessors": p.multi_processor_count})
     bf16 = cpu_only or (problem is None and torch.cuda.is_bf16_supported())
-    compiler = shutil.which(os.environ.get("CC") or "cc") or shutil.which("gcc")
     return {
         "problem": problem,
         "host": platform.node(),
@@ -114,8 +129,7 @@ def describe(cpu_only: bool) -> dict:
         **smi,
         "gpus": gpus,
         "amp_dtype": "bfloat16" if bf16 else "float16",
-        # triton (spikingjelly's CUDA LIF kernels, torch.compile's inductor) builds its launchers with a C compiler
-        "c_compiler": compiler,
+        "triton_problem": triton_build_problem(),
     }
 
 
