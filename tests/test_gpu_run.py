@@ -69,6 +69,10 @@ def test_dry_run_trains_measures_and_writes_a_small_out_dir(dry_run):
     assert set(res["latency_batch1"]) == {"fp32", "fp16", "bf16"}
     assert res["compile"]["backend"] == "eager" and res["compile"]["max_rate_diff_vs_eager"] == 0.0
     assert res["pipeline"]["recording"] == "synthetic_demo_1.aedat4" and res["pipeline"]["windows"] > 50
+    g = report["goals"]  # the targets, judged in the report (the dry run's figures meet or miss them)
+    assert set(g) == {"half_batch1_median_ms", "decisions_changed_fp16", "decisions_changed_bf16", "accuracy_vs_small64"}
+    assert g["decisions_changed_fp16"]["windows"] == 24 and g["accuracy_vs_small64"]["small64"] > 0.9
+    assert g["accuracy_vs_small64"]["met"] == (test["accuracy"]["fp32"] >= g["accuracy_vs_small64"]["small64"])
 
     card = (out / f"{NAME}.md").read_text()
     assert "trained on SIMULATED gestures" in card and "## Trained on a GPU" in card and "CPU (dry run)" in card

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from model.networks import CONFIGS
-from tools.gpu_run.outputs import REPORT, write_outputs
+from tools.gpu_run.outputs import REPORT, goals, write_outputs
 from tools.gpu_run.plan import BUDGET_S, MARGIN_S, Plan, batch_cap, make_plan, scaled_lr, training_budget
 
 PY = sys.executable
@@ -262,7 +262,20 @@ def go(args: argparse.Namespace, run: Run) -> int:
     else:
         results["compile"] = {"error": f"skipped: {env['triton_problem']}"}
     report["results"] = results
+    report["goals"] = goals(results, shipped_accuracy("small64"))
+    run.say("goals: " + "; ".join(f"{k} {'met' if v['met'] else 'NOT met'} ({v['value']:.4g})"
+                                  for k, v in report["goals"].items()))
     return 0
+
+
+def shipped_accuracy(name: str) -> float | None:
+    """A shipped model's simulated test accuracy (what dvs128_paper must reach to ship), or None."""
+    from model.checkpoint import load_checkpoint
+    from model.zoo import WEIGHTS_DIR
+
+    path = WEIGHTS_DIR / f"{name}.pt"
+    return load_checkpoint(path, map_location="cpu")[2].accuracies.get("simulated_test_last_epoch") \
+        if path.is_file() else None
 
 
 def write_card(out: Path, name: str, report: dict) -> bool:

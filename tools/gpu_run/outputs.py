@@ -92,3 +92,25 @@ def write_outputs(out: Path, run_dir: Path, name: str, report: dict) -> dict:
     if training_curve(log, out / CURVE, f"{name}: {report.get('machine', {}).get('host', '')}"):
         files["curve"] = CURVE
     return files
+
+
+def goals(results: dict, small64_accuracy: float | None) -> dict:
+    """The issue's targets against the measured figures: half-precision batch-1 median at most 3 ms, at most 1 %
+    of decisions changed from fp32 (test and training windows together), accuracy at least small64's."""
+    out = {}
+    lat = results.get("latency_batch1", {})
+    half = {k: v["median_ms"] for k, v in lat.items() if k != "fp32"}
+    if half:
+        best = min(half, key=half.get)
+        out["half_batch1_median_ms"] = {"precision": best, "value": half[best], "goal": 3.0, "met": half[best] <= 3.0}
+    test = results.get("test", {})
+    for k in ("fp16", "bf16"):
+        flips = [test.get(f, {}).get(k) for f in ("flips_test", "flips_train_windows")]
+        if all(flips):
+            changed, windows = sum(f["changed"] for f in flips), sum(f["windows"] for f in flips)
+            out[f"decisions_changed_{k}"] = {"value": changed / max(windows, 1), "windows": windows, "goal": 0.01,
+                                             "met": changed <= 0.01 * windows}
+    if "accuracy" in test and small64_accuracy is not None:
+        acc = test["accuracy"]["fp32"]
+        out["accuracy_vs_small64"] = {"value": acc, "small64": small64_accuracy, "met": acc >= small64_accuracy}
+    return out
