@@ -187,3 +187,18 @@ def test_missing_python_headers_are_named_before_triton_fails_on_them(monkeypatc
     monkeypatch.setattr(sysconfig, "get_paths", lambda scheme=None: {"include": str(tmp_path)})
     problem = env.triton_build_problem()
     assert problem == f"no Python headers in {tmp_path} (apt-get install python3.11-dev)"
+
+
+def test_the_gpu_runs_training_command_is_what_model_train_reads():
+    from model import train
+
+    plan = make_plan(False)
+    cmd = train_command(plan, Path("simdata"), Path("run"), 1, 64, 2e-3, "bfloat16", 300)
+    assert cmd[1:3] == ["-m", "tools.gpu_run.trainer"]
+    args = train.parse_args(cmd[3:])
+    assert (args.config, args.device, args.amp, args.amp_dtype, args.channels_last) == (
+        "dvs128_paper", "cuda", True, "bfloat16", True)
+    assert (args.batch_size, args.lr, args.window_ms, args.time_budget_s) == (64, 2e-3, 1000.0, 300.0)
+    assert args.workers >= 1 and args.epochs == 1024 and args.eval_every > args.epochs
+    ddp = train_command(plan, Path("simdata"), Path("run"), 4, 32, 2e-3, "bfloat16", 300)
+    assert ddp[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
