@@ -34,15 +34,18 @@ class Run:
         self.procs: list[subprocess.Popen] = []
 
     def left(self) -> float:
+        """Seconds until the run's deadline."""
         return self.deadline - time.monotonic()
 
     def say(self, msg: str) -> None:
+        """Print a line with the run's clock, and keep it in OUT/run.log."""
         line = f"[gpu_run {time.monotonic() - self.t0:6.1f} s] {msg}"
         print(line, flush=True)
         with open(self.out / "run.log", "a") as f:
             f.write(line + "\n")
 
     def start(self, name: str, cmd: list[str], env: dict | None = None, capture: bool = False) -> subprocess.Popen:
+        """Start step ``name`` in a session of its own (stdout captured with ``capture``), noted in the report."""
         shown = shlex.join(["python" if c == PY else c for c in cmd])  # the venv's python, as the README says it
         self.say(f"{name}: {shown}")
         self.report["steps"][name] = {"command": shown, "started_s": round(time.monotonic() - self.t0, 1)}
@@ -112,6 +115,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def data_command(plan: Plan, folder: Path, workers: int) -> list[str]:
+    """The simulator's command for the plan's data mix, on ``workers`` processes."""
     d = plan.data
     return [PY, "-m", "model.simulator.generate", "--dataset", str(folder), "--n-per-class", str(d["n_per_class"]),
             "--n-test-per-class", str(d["n_test_per_class"]), "--neg-factor", str(d["neg_factor"]),
@@ -120,6 +124,7 @@ def data_command(plan: Plan, folder: Path, workers: int) -> list[str]:
 
 
 def n_train(plan: Plan) -> int:
+    """Training samples the plan's data mix makes (ten gestures, other_gestures, no-gesture scenes)."""
     d = plan.data
     return d["n_per_class"] * (10 + d["other_factor"] + d["neg_factor"])
 
@@ -145,6 +150,7 @@ def train_command(plan: Plan, data: Path, run_dir: Path, world: int, batch: int,
 
 def measure_command(checkpoint: Path, device: str, plan: Plan, data: Path | None = None,
                     compile_: bool = False) -> list[str]:
+    """The measuring child's command: accuracy, flips, latency and pipeline; or with ``compile_`` torch.compile."""
     cmd = [PY, "-m", "tools.gpu_run.measure", str(checkpoint), "--device", device, "--repeats", str(plan.repeats)]
     if plan.dry_run:
         cmd += ["--threads", "1", "--warmup-s", "0.2"]
@@ -173,6 +179,7 @@ def random_checkpoint(plan: Plan, path: Path) -> Path:
 
 
 def go(args: argparse.Namespace, run: Run) -> int:
+    """Every step of the run, in order; the exit status (2: bad machine, 1: a step failed)."""
     plan = make_plan(args.dry_run, args.config)
     report = run.report
     report["plan"] = {"config": plan.config.name, "data": plan.data, "window_ms": plan.window_ms,
