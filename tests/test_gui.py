@@ -99,7 +99,7 @@ def test_plays_and_shows_events_predictions_attention_status(qtbot, window, file
     assert len(w.attention.images) == len(cfg.tcja_blocks) == len(pred.gates)
     for img, tracker in zip(w.attention.images, w.attention.trackers):
         assert img.image.shape == (cfg.T, cfg.channels[cfg.tcja_blocks[0]])  # the gate's deviation from its mean
-        assert img.levels[0] == -img.levels[1] == -tracker.level
+        assert img.levels[0] == -img.levels[1] and tracker.level <= img.levels[1] <= 1.5 * tracker.level
     qtbot.wait(400)
     assert re.search(r"[1-9][\d,]* k ev/s", w.status_rate.text()), w.status_rate.text()
     assert re.search(r"latency \d+ ms \(p95 \d+ ms\)", w.status_latency.text()), w.status_latency.text()

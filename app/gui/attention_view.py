@@ -4,7 +4,7 @@ A gate value is the sigmoid attention weight TCJA multiplies the block's spikes 
 step t and channel c. A trained network's gates keep nearly one pattern whatever the input,
 so each is drawn as its deviation from its running mean (:class:`~app.gui.render.GateDeviation`):
 red where the window's input makes TCJA attend more than usual, blue less. Each plot's colour
-bar gives the scale in gate units (a sigmoid's 0..1).
+bar gives the scale in gate units (a sigmoid's 0..1), rounded up to a step of 1-1.5-2-3-5-7.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from app.gui.render import GateDeviation
+from app.gui.render import GateDeviation, nice_level
 
 GATE_CMAP = pg.colormap.get("CET-D1")  # blue - grey - red, diverging about zero
 CAPTION = "TCJA gate (time step x channel) minus its ~2 s running mean: red = attended more than usual, blue = less"
@@ -56,5 +56,7 @@ class AttentionView(pg.GraphicsLayoutWidget):
         """Draw one window's gates [T, C] (one per block) as deviations from their running means."""
         for img, bar, tracker, gate in zip(self.images, self.bars, self.trackers, gates):
             dev, level = tracker.update(gate)
+            level = nice_level(level)  # a 1-1.5-2-3-5-7 step: the bar (costly to relabel) changes seldom
             img.setImage(dev, autoLevels=False, levels=(-level, level))
-            bar.setLevels((-level, level))
+            if bar.levels() != (-level, level):
+                bar.setLevels((-level, level))

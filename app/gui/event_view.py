@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, pyqtSignal
 
-from app.gui.render import BACKGROUND, OFF_COLOUR, ON_COLOUR, OVERLAY_CMAP, overlay_lut
+from app.gui.render import BACKGROUND, OFF_COLOUR, ON_COLOUR, OVERLAY_CMAP, nice_level, overlay_lut
 
 _OVERLAY_LUT = overlay_lut()
 
@@ -57,6 +57,7 @@ class EventView(pg.PlotWidget):
         self.bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=OVERLAY_CMAP, interactive=False, width=12)
         self.getPlotItem().layout.addItem(self.bar, 2, 5)  # right of the image, not linked (the overlay fades in alpha)
         self.bar.setVisible(False)
+        self._bar_label = ""
         self.overlay_text = ""
         self._title = None
         self._set_title()
@@ -118,8 +119,10 @@ class EventView(pg.PlotWidget):
         self.overlay.setImage(image, autoLevels=False, levels=(0.0, top))
         self.overlay.setRect(self._box_rect)
         self.overlay.setVisible(True)
-        self.bar.setLevels((0.0, top))
-        self.bar.setLabel("right", bar_label)
+        if self.bar.levels() != (0.0, top) or self._bar_label != bar_label:  # relabelling the bar is costly
+            self.bar.setLevels((0.0, top))
+            self.bar.setLabel("right", bar_label)
+            self._bar_label = bar_label
         self.bar.setVisible(True)
         self.overlay_text = text
         self._set_title()
@@ -138,9 +141,9 @@ class EventView(pg.PlotWidget):
         self._show_overlay(evidence, 1.0, f"attention: evidence for <b>{class_name}</b>", "evidence (share of max)")
 
     def show_spike_map(self, spike_map: np.ndarray | None, block: int = 0) -> None:
-        """Overlay one block's spike-rate map (scaled to its maximum) or hide it (None)."""
+        """Overlay one block's spike-rate map (scaled to its maximum, rounded up to a nice step) or hide it (None)."""
         if spike_map is None:
             self.hide_overlay()
             return
         top = float(spike_map.max())
-        self._show_overlay(spike_map, top if top > 0 else 1.0, f"spike rate, block {block + 1}", "spikes per neuron and step")
+        self._show_overlay(spike_map, nice_level(top) if top > 0 else 1.0, f"spike rate, block {block + 1}", "spikes per neuron and step")

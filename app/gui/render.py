@@ -113,6 +113,18 @@ def _colour_table() -> np.ndarray:
 _COLOUR_TABLE = _colour_table()
 
 
+NICE_STEPS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0)
+
+
+def nice_level(x: float) -> float:
+    """The smallest of (1, 1.5, 2, 3, 5, 7) x 10^k at or above ``x`` (> 0): a colour scale that changes seldom."""
+    k = np.floor(np.log10(x))
+    for m in NICE_STEPS:
+        if m * 10.0 ** k >= x * (1 - 1e-9):
+            return float(m * 10.0 ** k)
+    return float(10.0 ** (k + 1))
+
+
 class GateDeviation:
     """Each TCJA gate's deviation from its running mean, and a symmetric colour scale for it.
 
