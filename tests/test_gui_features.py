@@ -145,3 +145,17 @@ def test_export_video_from_the_window(qtbot, window, tmp_path):
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 75  # 3 s at 25 fps
     assert not w.tools.start_export(w.session.spec, str(tmp_path / "x.avi")) and "name it .mp4" in w.message
+
+
+def test_record_a_video_of_the_run(qtbot, window, tmp_path):
+    """The stream is recorded beside the MP4 and, when the recording stops, exported to it."""
+    av = pytest.importorskip("av")
+    w = window
+    out = tmp_path / "run.mp4"
+    assert w.tools.record_video(str(out))
+    qtbot.waitUntil(lambda: w.session.recorder is not None and w.session.recorder.elapsed_us > 600_000, timeout=10_000)
+    w.stop_recording()
+    qtbot.waitUntil(lambda: w.tools.export_state is not None and w.tools.export_state["done"], timeout=120_000)
+    assert w.tools.export_state["error"] is None and out.with_suffix(".aedat4").is_file()
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) >= 10  # at least 0.4 s of the run at 25 fps

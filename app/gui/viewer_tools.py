@@ -5,7 +5,8 @@ layout:
 
 - a Playback menu holding every playback key, so the menus show them: Space, arrows (one
   hop while paused, 1 s while playing), Shift+arrows 1 s, Ctrl+arrows 5 s, R to record,
-  Ctrl+E to export a video; a View menu with the full-screen demo mode (F, Esc leaves: the
+  Ctrl+E to export a video, Ctrl+Shift+R to record a video of a live run (the stream is
+  recorded to AEDAT4, then exported when the recording stops); a View menu with the full-screen demo mode (F, Esc leaves: the
   event view and the predictions only, the gesture name in large type over the view);
 - an Inference backend chooser under Model (torch, onnxruntime, openvino, as installed);
 - a recording indicator over the event view (duration, events, file size) and a
@@ -51,6 +52,7 @@ class ViewerTools:
         self.demo = False
         self._saved_state: dict | None = None
         self._recorder = None
+        self._video_after: tuple[str, str] | None = None  # (recording, mp4): export when this recording stops
         self._export: dict | None = None
         self.actions: dict[str, QAction] = {}
         self._build_menus()
@@ -105,6 +107,7 @@ class ViewerTools:
         play.addSeparator()
         self._act(play, "record", "Record / stop recording", w.toggle_recording, Qt.Key.Key_R)
         self._act(play, "export", "Export video of this recording...", self.choose_export, "Ctrl+E")
+        self._act(play, "record_video", "Record a video of the run...", self.choose_record_video, "Ctrl+Shift+R")
         self._act(view, "demo", "Full screen demo mode", self.toggle_demo, Qt.Key.Key_F, Qt.Key.Key_F11)
         leave = QAction("Leave full screen", w)
         leave.setShortcut(QKeySequence(Qt.Key.Key_Escape))
@@ -224,6 +227,33 @@ class ViewerTools:
         if path:
             self.start_export(str(s.spec), path if path.lower().endswith(".mp4") else path + ".mp4")
 
+    def choose_record_video(self) -> None:
+        s = self.w.session
+        if s.source is None or s.engine is None:
+            self.w.statusBar().showMessage("open a source and load a model first", 10_000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self.w, "Record a video of the run", str(Path.home() / "run.mp4"),
+                                              "MP4 video (*.mp4)")
+        if path:
+            self.record_video(path if path.lower().endswith(".mp4") else path + ".mp4")
+
+    def record_video(self, out: str) -> bool:
+        """Record the running source beside ``out`` (.aedat4) and, when the recording stops (R), export it to ``out``."""
+        from app.video_export import check_output
+
+        try:
+            check_output(out, 25)
+        except UserError as err:
+            self.w.show_message(str(err))
+            return False
+        recording = str(Path(out).with_suffix(".aedat4"))
+        if not self.w.start_recording(recording):
+            return False
+        self._video_after = (recording, out)
+        self.w.statusBar().showMessage(f"recording the run for {Path(out).name}: stop with R, the video is written "
+                                       "then", 15_000)
+        return True
+
     def start_export(self, recording: str, out: str) -> bool:
         """Export ``recording`` to ``out`` in a background thread with a model of its own; progress in the status bar."""
         from app.inference import InferenceEngine
@@ -300,6 +330,9 @@ class ViewerTools:
             if done.error is None:
                 self.w.statusBar().showMessage(f"saved to {done.path} ({self.recording_text(done, prefix=False)})",
                                                20_000)
+            video, self._video_after = self._video_after, None
+            if video is not None and video[0] == str(done.path) and done.error is None:
+                self.start_export(*video)  # the run's video, from what was just recorded
 
     @staticmethod
     def recording_text(rec, prefix: bool = True) -> str:
