@@ -260,7 +260,8 @@ def finetune(data_dir: str | Path, base: str | Path | None = None, *, name: str 
         for i in range(0, len(windows), PREFIX_CHUNK):
             h = _prefix(net, split, to_frames(windows[i:i + PREFIX_CHUNK]))
             cache.append(h.to(torch.uint8) if bool(((h == 0) | (h == 1)).all()) else h.half())
-            say(0.08 + 0.22 * min(1.0, (i + PREFIX_CHUNK) / len(windows)), "preparing training windows")
+            done = min(len(windows), i + PREFIX_CHUNK)
+            say(0.08 + 0.22 * done / len(windows), f"preparing training windows ({done} of {len(windows)})")
     feats = torch.cat(cache, 1)  # [T, N, C, H, W]
     y = torch.from_numpy(labels).to(dev)
     trainable = [p for p in net.parameters() if p.requires_grad]
@@ -329,15 +330,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``finetune`` (shared with ``main.py finetune``)."""
     p.add_argument("data_dir", type=Path, help="a teach folder (main.py teach)")
     p.add_argument("--from", dest="base", default=None, help="shipped model name or checkpoint path (default: the shipped default)")
-    p.add_argument("--epochs", type=int, default=FinetuneSettings.epochs)
-    p.add_argument("--crops", type=int, default=FinetuneSettings.crops_per_take, help="random windows per take")
+    p.add_argument("--epochs", type=int, default=FinetuneSettings.epochs,
+                   help="passes over the training windows (default: %(default)s)")
+    p.add_argument("--crops", type=int, default=FinetuneSettings.crops_per_take,
+                   help="random windows cut from each training take, shifted and scaled a little (default: %(default)s)")
     p.add_argument("--name", default=None, help="checkpoint name (default: <folder>-<base>)")
     p.add_argument("--out", type=Path, default=None, help=f"folder for the checkpoint (default: {user_models_dir()})")
     p.add_argument("--freeze", type=int, default=None, help="frozen conv blocks (default: all but the last)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="picks the held-out take of each gesture and the random windows (default: %(default)s)")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (1: on the shared 2-core machine 2 threads took 3.6x the CPU time)")
+                   help="torch CPU threads (default: 1; on a busy 2-core CPU, 2 threads cost 3.6x the CPU time)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+
+
+def chance_warning(res: FinetuneResult) -> str:
+    """A line when the held-out takes came out no better than guessing ("" otherwise)."""
+    after, n = res.after, len(res.class_names)
+    if after.takes is None or n < 2 or after.takes > 1.0 / n + 1e-9:
+        return ""
+    return (f"warning: held-out takes at chance ({after.takes:.0%}, guessing gives {1 / n:.0%}): the model did not "
+            "learn these gestures; record more takes, or make the gestures more distinct")
 
 
 def run(args: argparse.Namespace, command: str) -> FinetuneResult:
@@ -351,6 +364,8 @@ def run(args: argparse.Namespace, command: str) -> FinetuneResult:
     sim = " (fine-tuned on SIMULATED takes)" if res.simulated else ""
     print(f"held-out accuracy before: {res.before.describe()}")
     print(f"held-out accuracy after:  {res.after.describe()}")
+    if chance_warning(res):
+        print(chance_warning(res))
     print(f"{res.path}{sim}: {len(res.class_names)} gestures, {res.train_takes} training takes, {res.seconds:.0f} s")
     return res
 

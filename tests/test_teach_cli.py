@@ -57,6 +57,7 @@ def test_teach_stream_ending_early_keeps_the_finished_takes(recording, tmp_path,
 @pytest.mark.parametrize("argv,message", [
     (["--mark", "wave@x"], "expected GESTURE@SECONDS"),
     (["--mark", "jump@1"], "'jump' is none of the gestures"),
+    (["--mark", "wave@20"], "20 s is past the end of the recording (3.0 s long)"),
     (["--classes=,"], "--classes"),
     (["--take-s", "0.1"], "take length"),
 ])

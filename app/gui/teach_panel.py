@@ -39,7 +39,7 @@ from PyQt6.QtWidgets import (
 from app.gui.event_view import EventView
 from app.gui.render import event_image
 from app.teach.folder import TeachFolder
-from app.teach.session import TeachSession
+from app.teach.session import TeachSession, marked_segment
 from app.teach.steps import Phase, TeachPlan
 from eventcore.errors import UserError
 from eventcore.labels import CLASS_NAMES
@@ -416,10 +416,8 @@ class TeachPanel(QWidget):
         """The take starts at the chosen time of the recording (file sources only)."""
         if self.file_source is None or not self._ensure_session():
             return
-        src = self.file_source
-        t0 = src.start_us + int(self.mark_at.value() * 1e6)
-        events = src.events_between(t0, t0 + int(self.session.plan.take_s * 1e6))
         try:
+            events = marked_segment(self.file_source, self.mark_at.value(), self.session.plan.take_s)
             name = self.session.mark(events, self.mark_class.currentIndex())
         except UserError as err:
             self.show_message(str(err))
@@ -477,8 +475,11 @@ class TeachPanel(QWidget):
             return
         res = job["result"]
         sim = " (fine-tuned on SIMULATED takes)" if res.simulated else ""
+        from model.finetune import chance_warning
+
+        warning = chance_warning(res)
         self.tune_result.setText(f"{res.path.name}{sim}: held-out before {res.before.describe()}; "
-                                 f"after {res.after.describe()} ({res.seconds:.0f} s)")
+                                 f"after {res.after.describe()} ({res.seconds:.0f} s)" + (f"\n{warning}" if warning else ""))
         self.model_ready.emit(str(res.path))
 
     # ---- redraw ---------------------------------------------------------------------------

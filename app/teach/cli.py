@@ -82,7 +82,7 @@ def run_teach(args: argparse.Namespace, clock: Callable[[], float] = time.monoto
     from app.sources.base import FileSource
     from app.sources.open import open_source
     from app.teach.folder import TeachFolder
-    from app.teach.session import TeachSession
+    from app.teach.session import TeachSession, marked_segment
     from app.teach.steps import Phase, TeachPlan
 
     out = out or sys.stdout
@@ -92,14 +92,14 @@ def run_teach(args: argparse.Namespace, clock: Callable[[], float] = time.monoto
     with source:
         if marks and not isinstance(source, FileSource):
             raise SettingsError("--mark needs a recording, not a live source")
+        segments = [(cls, marked_segment(source, seconds, plan.take_s)) for cls, seconds in marks]  # all checked first
         folder = TeachFolder.create(args.out_dir, plan.class_names, source.camera or source.name,
                                     (source.width, source.height), plan.takes_per_class, plan.take_s,
                                     source=args.source)
         session = TeachSession(plan, folder, clock)
         if marks:
-            for cls, seconds in marks:
-                t0 = source.start_us + int(seconds * 1e6)
-                name = session.mark(source.events_between(t0, t0 + int(plan.take_s * 1e6)), cls)
+            for cls, events in segments:
+                name = session.mark(events, cls)
                 print(f"saved {name}", file=out, flush=True)
             print(f"{len(folder.finished())} takes in {folder.path}", file=out, flush=True)
             return 0

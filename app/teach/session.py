@@ -108,6 +108,15 @@ class TeachSession:
             return out
 
 
+def marked_segment(source, seconds: float, take_s: float) -> np.ndarray:
+    """The events of a recording (a FileSource) from ``seconds`` for ``take_s``; SourceError past its end."""
+    length_s = source.duration_us / 1e6
+    if seconds < 0 or seconds >= length_s:
+        raise SourceError(f"{source.name}: {seconds:g} s is past the end of the recording ({length_s:.1f} s long)")
+    t0 = source.start_us + int(seconds * 1e6)
+    return source.events_between(t0, t0 + int(take_s * 1e6))
+
+
 def mark_take(folder: TeachFolder, events: np.ndarray, class_index: int, take: int | None = None) -> str:
     """A segment marked on a recording becomes a take (the next free number unless ``take``); returns its file."""
     if not len(events):
