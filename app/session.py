@@ -88,7 +88,7 @@ def short_trained_on(trained_on: str) -> str:
     """A few words for the status bar (the full text is in the tooltip and the About box)."""
     low = trained_on.lower()
     if low.startswith("fine-tuned"):
-        return "fine-tuned" + (", simulated takes" if "simulated" in low else "")
+        return "fine-tuned" + (", simulated takes" if "simulated takes" in low else "")
     if "simulated" in low:
         return "trained on simulated data"
     text = trained_on_text(trained_on)

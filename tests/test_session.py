@@ -166,3 +166,17 @@ def test_demo_paths(monkeypatch, tmp_path):
     (tmp_path / "b.aedat4").touch()
     (tmp_path / "a.aedat4").touch()
     assert demo.default_demo() == tmp_path / "a.aedat4"
+
+
+def test_about_box_and_status_read_as_words():
+    from app.session import accuracy_lines, short_trained_on, skipped_text, trained_on_text
+
+    shipped = {"train_acc_last": 0.96, "test_acc_last": 0.949, "simulated_test_last_epoch": 0.957,
+               "demo_gesture_windows": 1.0, "teacher_on_simulated_test": 0.68}
+    lines = accuracy_lines(shipped)
+    assert lines == [("simulated test set (as the app decides)", 0.957), ("demo recordings' gesture windows", 1.0)]
+    assert all("_" not in text for text, _ in accuracy_lines({**shipped, "heldout_takes_after": 1.0, "odd_key": 0.5}))
+    tuned = "fine-tuned on 4 takes of 2 gestures (/x) from small64 (trained on simulated DVS gestures)"
+    assert trained_on_text(tuned) == tuned and trained_on_text("real data") == "trained on real data"
+    assert short_trained_on(tuned) == "fine-tuned" and short_trained_on("simulated, not real") == "trained on simulated data"
+    assert skipped_text(None) == "" and skipped_text(0.034) == " | skipped 3% of windows"
