@@ -583,6 +583,8 @@ class MainWindow(QMainWindow):
         if block == EVIDENCE and pred is not None and engine is not None:
             k = getattr(pred.spike_maps, "evidence_class", None)
             name = engine.class_names[k] if k is not None and k < len(engine.class_names) else ""
+            if name and pred.decision.index != k:  # the smoothed headline says another class or none
+                name += " (this window's likeliest)"
             self.event_view.show_evidence(getattr(pred.spike_maps, "evidence", None), name)
         elif block is None or block < 0 or pred is None or block >= len(pred.spike_maps):
             self.event_view.show_spike_map(None)
