@@ -35,3 +35,16 @@ def test_a_larger_sensor_sees_the_subject_fill_its_height_then_the_app_crops_and
     spread = np.ptp(np.percentile(back["x"], [5, 95])) / np.ptp(np.percentile(ev["x"], [5, 95]))
     assert spread == pytest.approx(scale, rel=0.06)
     assert abs(back["x"].mean() - ev["x"].mean()) < 2 and abs(back["y"].mean() - ev["y"].mean()) < 3
+
+
+def test_a_benchmark_rewrites_only_its_own_card_section(tmp_path):
+    from benchmarks.common import put_card_section
+
+    card = tmp_path / "card.md"
+    card.write_text("# Card\n\n## Accuracy\n95 %\n\n## Demo recordings\nall right\n")
+    put_card_section(card, "Robustness", "| a | b |")
+    assert card.read_text() == "# Card\n\n## Accuracy\n95 %\n\n## Robustness\n| a | b |\n\n## Demo recordings\nall right\n"
+    put_card_section(card, "Robustness", "| c | d |")
+    text = card.read_text()
+    assert "| c | d |" in text and "| a | b |" not in text and text.count("## Robustness") == 1
+    assert text.endswith("## Demo recordings\nall right\n")
