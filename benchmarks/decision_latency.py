@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +56,6 @@ class Rates:
     t_end: np.ndarray
     rates: np.ndarray
     n_events: np.ndarray
-    infer_ms: np.ndarray
     hop_us: int = PROBE_HOP_US
 
 
@@ -105,8 +103,9 @@ def probe_rates(engine, s: Session, hop_us: int = PROBE_HOP_US) -> Rates:
 
     preds = []
     src = ArraySource(s.events, SIZE, SIZE, name=f"session {s.seed}")
-    pipe = Pipeline(src, engine, windowing=engine.windowing.changed(hop_us=hop_us),
-                    smoother=DecisionSmoother(engine.class_names, settings=DecisionSettings(fractions=PROBE_FRACTIONS)), on_result=preds.append)
+    probe = DecisionSmoother(engine.class_names, settings=DecisionSettings(fractions=PROBE_FRACTIONS))
+    pipe = Pipeline(src, engine, windowing=engine.windowing.changed(hop_us=hop_us), smoother=probe,
+                    on_result=preds.append)
     pipe.start()
     pipe.wait()
     pipe.stop()
@@ -114,10 +113,9 @@ def probe_rates(engine, s: Session, hop_us: int = PROBE_HOP_US) -> Rates:
         raise pipe.error
     t_end = np.array([p.t_end_us for p in preds], np.int64)
     lengths = np.array(pipe.smoother.lengths_us(pipe.window_us), np.int64)
-    ts = s.events["timestamp"]
+    ts = s.events["timestamp"]  # a 128x128 session maps whole onto the model's input: counts are the same
     n_events = np.searchsorted(ts, t_end[:, None]) - np.searchsorted(ts, t_end[:, None] - lengths[None])
-    return Rates(t_end, np.stack([p.window_rates for p in preds]).astype(np.float32), n_events,
-                 np.array([p.latency_ms for p in preds], np.float32), hop_us)
+    return Rates(t_end, np.stack([p.window_rates for p in preds]).astype(np.float32), n_events, hop_us)
 
 
 def cached_rates(model: str, engine, s: Session, cache: Path | None, hop_us: int = PROBE_HOP_US) -> Rates:
@@ -129,10 +127,10 @@ def cached_rates(model: str, engine, s: Session, cache: Path | None, hop_us: int
     path = None if cache is None else cache / f"rates_v{CACHE_VERSION}_{key}_{s.seed}{hop}.npz"
     if path is not None and path.is_file():
         z = np.load(path)
-        return Rates(z["t_end"], z["rates"], z["n_events"], z["infer_ms"], hop_us)
+        return Rates(z["t_end"], z["rates"], z["n_events"], hop_us)
     r = probe_rates(engine, s, hop_us)
     if path is not None:
-        np.savez(path, t_end=r.t_end, rates=r.rates, n_events=r.n_events, infer_ms=r.infer_ms)
+        np.savez(path, t_end=r.t_end, rates=r.rates, n_events=r.n_events)
     return r
 
 
@@ -338,7 +336,8 @@ def table(m: dict) -> str:
                                        f"{_ms(o['release_ms'])} ms.")
 
 
-def load(model: str, n_gestures: int, cache: Path, hop_us: int = PROBE_HOP_US) -> tuple[list[tuple[Session, Rates]], int]:
+def load(model: str, n_gestures: int, cache: Path,
+         hop_us: int = PROBE_HOP_US) -> tuple[list[tuple[Session, Rates]], int]:
     """Every session with its probe rates (from the cache), and the model's own hop (us)."""
     from app.inference import InferenceEngine
 
@@ -358,6 +357,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--probe-hop-ms", type=float, default=PROBE_HOP_US / 1000,
                     help="hop of the cached rates (50: every candidate; 100: the rule's hop, half the time)")
     ap.add_argument("--no-cost", action="store_true", help="skip the per-hop cost measurement")
+    ap.add_argument("--no-cache", action="store_true", help="simulate and classify afresh, keep nothing")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     import tempfile
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(2)
     models = args.model or ["small64"]
     with tempfile.TemporaryDirectory() as tmp:
-        cache = cache_root() if os.environ.get("TCJA_NO_CACHE") is None else Path(tmp)
+        cache = Path(tmp) if args.no_cache else cache_root()
         report = {}
         for model in models:
             probe_hop = round(args.probe_hop_ms * 1000)
@@ -391,7 +391,8 @@ def main(argv: list[str] | None = None) -> None:
                     o = c["overall"]
                     report[model]["candidates"][name] = c
                     print(f"| {name} | {_ms(o['median_ms'])} | {_ms(o['p90_ms'])} | {_pct(o['first_wrong'])} "
-                          f"| {_pct(c['idle_named'])} | {_pct(o['inside_right'])} | {_ms(o['release_ms'])} |", flush=True)
+                          f"| {_pct(c['idle_named'])} | {_pct(o['inside_right'])} | {_ms(o['release_ms'])} |",
+                          flush=True)
             if not args.no_cost:
                 cost = hop_cost(model, data[0][0], DECISION.fractions)
                 report[model]["cost"] = cost

@@ -114,7 +114,8 @@ def generate_session(classes, seed: int, gesture_s: tuple[float, float] = (1.0, 
             reach = min(abs(far), v * (t_in - t_out) / 2)
             t_walk = reach / v
             sign = np.sign(far)
-            dx += sign * reach * (_ramp(t, t_out, t_out + t_walk) - _ramp(t, t_in - t_walk, t_in)) * (t >= s0) * (t < s1)
+            away = _ramp(t, t_out, t_out + t_walk) - _ramp(t, t_in - t_walk, t_in)
+            dx += sign * reach * away * (t >= s0) * (t < s1)
             mid = "empty" if reach >= abs(far) else "walking"
             scenes += [(s0, t_out, "still"), (t_out, t_out + t_walk, "walking"), (t_out + t_walk, t_in - t_walk, mid),
                        (t_in - t_walk, t_in, "walking"), (t_in, s1, "still")]
