@@ -12,7 +12,6 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import Qt  # noqa: E402
-from PyQt6.QtGui import QKeySequence  # noqa: E402
 
 from tests.fixtures import tiny_config, write_checkpoint, write_recording  # noqa: E402
 

@@ -146,4 +146,5 @@ class EventView(pg.PlotWidget):
             self.hide_overlay()
             return
         top = float(spike_map.max())
-        self._show_overlay(spike_map, nice_level(top) if top > 0 else 1.0, f"spike rate, block {block + 1}", "spikes per neuron and step")
+        self._show_overlay(spike_map, nice_level(top) if top > 0 else 1.0, f"spike rate, block {block + 1}",
+                           "spikes per neuron and step")

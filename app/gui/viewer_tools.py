@@ -6,8 +6,9 @@ layout:
 - a Playback menu holding every playback key, so the menus show them: Space, arrows (one
   hop while paused, 1 s while playing), Shift+arrows 1 s, Ctrl+arrows 5 s, R to record,
   Ctrl+E to export a video, Ctrl+Shift+R to record a video of a live run (the stream is
-  recorded to AEDAT4, then exported when the recording stops); a View menu with the full-screen demo mode (F, Esc leaves: the
-  event view and the predictions only, the gesture name in large type over the view);
+  recorded to AEDAT4, then exported when the recording stops); a View menu with the
+  full-screen demo mode (F, Esc leaves: the event view and the predictions only, the gesture
+  name in large type over the view);
 - an Inference backend chooser under Model (torch, onnxruntime, openvino, as installed);
 - a recording indicator over the event view (duration, events, file size) and a
   "saved to ..." line when a recording stops;
@@ -238,7 +239,7 @@ class ViewerTools:
             self.record_video(path if path.lower().endswith(".mp4") else path + ".mp4")
 
     def record_video(self, out: str) -> bool:
-        """Record the running source beside ``out`` (.aedat4) and, when the recording stops (R), export it to ``out``."""
+        """Record the running source beside ``out`` (.aedat4); when the recording stops (R), export it to ``out``."""
         from app.video_export import check_output
 
         try:
@@ -255,7 +256,7 @@ class ViewerTools:
         return True
 
     def start_export(self, recording: str, out: str) -> bool:
-        """Export ``recording`` to ``out`` in a background thread with a model of its own; progress in the status bar."""
+        """Export ``recording`` to ``out`` in a background thread with a model of its own (progress: status bar)."""
         from app.inference import InferenceEngine
         from app.video_export import check_output, export_video
 
