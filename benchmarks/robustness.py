@@ -154,6 +154,18 @@ def judged(recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, 
             "both": float(np.mean((teacher == labels) & (speck == labels)))}
 
 
+def _judged_cached(ch: Change, recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, int],
+                   cache: Path | None, duration: float) -> dict | None:
+    """The judges' verdict on a change (model-independent: kept beside the cached recordings)."""
+    path = cache / f"judges_{ch.name[:40].replace(' ', '_')}_{len(labels)}_{duration:g}.json" if cache else None
+    if path is not None and path.is_file():
+        return json.loads(path.read_text())
+    verdict = judged(recordings, labels, sensor)
+    if path is not None and verdict is not None:
+        path.write_text(json.dumps(verdict))
+    return verdict
+
+
 def run(models: list[str], n: int, duration: float, workers: int, cache: Path | None) -> dict:
     t0 = time.perf_counter()
     recs, labels, seeds = make_recordings(n, duration, workers, cache)
@@ -163,7 +175,7 @@ def run(models: list[str], n: int, duration: float, workers: int, cache: Path | 
         sensor = ch.sensor or (SIZE, SIZE)
         row = {"change": ch.name, "setup": asdict(ch.setup) if ch.setup else None,
                "faults": asdict(ch.faults) if ch.faults else None, "sensor": list(sensor),
-               "judges": judged(recs[ch.name], labels, sensor), "models": {}}
+               "judges": _judged_cached(ch, recs[ch.name], labels, sensor, cache, duration), "models": {}}
         for m in models:
             right, total = model_windows(m, recs[ch.name], labels, sensor)
             row["models"][m] = {"windows": total, "correct": right / max(total, 1)}
