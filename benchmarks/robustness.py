@@ -98,7 +98,7 @@ def make_recordings(n: int, duration: float, workers: int, cache: Path | None) -
     for ch in CHANGES:
         if ch.faults is not None or ch.sensor is not None:
             continue
-        paths = [cache / f"{ch.name[:40].replace(' ', '_')}_{c}_{s}_{duration:g}.npz" for c, s in jobs] if cache else None
+        paths = [cache / f"{ch.name.replace(' ', '_')}_{c}_{s}_{duration:g}.npz" for c, s in jobs] if cache else None
         if paths and all(p.is_file() for p in paths):
             renders[ch.name] = [load_sample(p)[0] for p in paths]
             continue
@@ -157,7 +157,7 @@ def judged(recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, 
 def _judged_cached(ch: Change, recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, int],
                    cache: Path | None, duration: float) -> dict | None:
     """The judges' verdict on a change (model-independent: kept beside the cached recordings)."""
-    path = cache / f"judges_{ch.name[:40].replace(' ', '_')}_{len(labels)}_{duration:g}.json" if cache else None
+    path = cache / f"judges_{ch.name.replace(' ', '_')}_{len(labels)}_{duration:g}.json" if cache else None
     if path is not None and path.is_file():
         return json.loads(path.read_text())
     verdict = judged(recordings, labels, sensor)
