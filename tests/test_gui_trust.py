@@ -189,6 +189,8 @@ def test_teach_panel_opens_beside_the_views_without_growing_or_squeezing_them(qt
     assert (w.width(), w.height()) == (1280, 800)
     assert w.playback.seek.width() >= 160, "the seek slider stays usable"
     assert w.prediction.bars_plot.height() >= 100 and w.attention.height() >= 80
+    assert w.prediction.width() >= 280 and w.event_view.width() >= 300, "the views keep their room"
+    assert w.teach_dock.width() <= 460
     split = w.prediction.parentWidget().parentWidget()
     sizes = split.sizes()
     w.prediction.label.setText("a very long gesture name that would push the splitter " * 3)

@@ -41,6 +41,7 @@ from app.gui.viewer_tools import ViewerTools
 from app.session import Session, Settings
 
 REDRAW_HZ = 60
+TEACH_DOCK_WIDTH = 420
 EVIDENCE = -2  # the overlay chooser's item for the class evidence map (others: -1 off, i block i's spike rate)
 STATUS_EVERY_S = 0.25
 
@@ -138,6 +139,9 @@ class MainWindow(QMainWindow):
         teach_scroll.setWidgetResizable(True)
         teach_scroll.setWidget(self.teach_panel)
         self.teach_dock.setWidget(teach_scroll)
+        # opened, it takes a column of its own and leaves the views their room
+        self.teach_dock.visibilityChanged.connect(
+            lambda on: on and self.resizeDocks([self.teach_dock], [TEACH_DOCK_WIDTH], Qt.Orientation.Horizontal))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.teach_dock)
         self.teach_dock.hide()
 

@@ -107,6 +107,7 @@ class PredictionView(QWidget):
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
         self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(280)  # the class names and the headline stay legible beside a docked panel
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
@@ -155,8 +156,8 @@ class PredictionView(QWidget):
                                     brushes=[pg.mkBrush(*c) for c in self.colours], pen=None)
         self.bars_plot.addItem(self.bars)
         self._set_axes(n)
-        self.label.setText("waiting for the first window")
-        self.detail.setText("")
+        self.label.setText("waiting…")
+        self.detail.setText("for the model's first window")
 
     def show_idle(self, text: str, detail: str = "") -> None:
         """No prediction to show (no model, no source, a source that failed): say what is missing."""
