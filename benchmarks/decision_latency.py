@@ -118,13 +118,19 @@ def probe_rates(engine, s: Session, hop_us: int = PROBE_HOP_US) -> Rates:
     return Rates(t_end, np.stack([p.window_rates for p in preds]).astype(np.float32), n_events, hop_us)
 
 
-def cached_rates(model: str, engine, s: Session, cache: Path | None, hop_us: int = PROBE_HOP_US) -> Rates:
+def rates_path(model: str, seed: int, cache: Path | None, hop_us: int) -> Path | None:
+    """Where a session's probe rates for ``model`` (keyed by the checkpoint's bytes) are cached."""
     from model.export import file_hash
     from model.zoo import resolve_model
 
     key = file_hash(resolve_model(model))[:16]
     hop = "" if hop_us == PROBE_HOP_US else f"_hop{hop_us // 1000}"
-    path = None if cache is None else cache / f"rates_v{CACHE_VERSION}_{key}_{s.seed}{hop}.npz"
+    return None if cache is None else cache / f"rates_v{CACHE_VERSION}_{key}_{seed}{hop}.npz"
+
+
+def cached_rates(model: str, engine, s: Session, cache: Path | None, hop_us: int = PROBE_HOP_US) -> Rates:
+    """A session's probe rates, from the cache or through the pipeline (``engine`` None: cached only)."""
+    path = rates_path(model, s.seed, cache, hop_us)
     if path is not None and path.is_file():
         z = np.load(path)
         return Rates(z["t_end"], z["rates"], z["n_events"], hop_us)
@@ -223,7 +229,8 @@ def _prepare(job: tuple[str, int, list[int], str | None, int]) -> tuple[int, int
     torch.set_num_threads(1)
     cache_path = None if cache is None else Path(cache)
     s = session(seed, classes, cache_path)
-    engine = InferenceEngine.from_checkpoint(model, device="cpu")
+    path = rates_path(model, seed, cache_path, hop_us)
+    engine = None if path is not None and path.is_file() else InferenceEngine.from_checkpoint(model, device="cpu")
     r = cached_rates(model, engine, s, cache_path, hop_us)
     return seed, len(s.events), len(r.t_end)
 
@@ -336,6 +343,24 @@ def table(m: dict) -> str:
                                        f"{_ms(o['release_ms'])} ms.")
 
 
+CARD_HEADING = "Decision latency"
+
+
+def card_body(model: str, m: dict, sessions: int, cost: dict | None) -> str:
+    """The model card's section: how it was measured and the rule's table."""
+    f = "/".join(f"{x:g}" for x in DECISION.fractions)
+    text = (f"`python -m benchmarks.decision_latency --model {model} --card CARD`: {m['overall']['gestures']} gestures "
+            f"(1-6 s) in {sessions} simulated sessions from seeds never used in training, with idle gaps of 0.5-4 s "
+            f"(a subject standing still, walking out of view and back, an empty room), played through the app's "
+            f"pipeline with its decision rule (windows {f} of the live window, `eventcore.decision.DECISION`). "
+            f"Latency: event time from the gesture's start to the end of its first correctly decided window.\n\n"
+            + table(m))
+    if cost:
+        text += (f"\n\nPer hop ({cost['backend']}, 2 threads): the rule's windows took {cost['ratio']:.2f}x one "
+                 f"window's time in the same run.")
+    return text
+
+
 def load(model: str, n_gestures: int, cache: Path,
          hop_us: int = PROBE_HOP_US) -> tuple[list[tuple[Session, Rates]], int]:
     """Every session with its probe rates (from the cache), and the model's own hop (us)."""
@@ -359,6 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-cost", action="store_true", help="skip the per-hop cost measurement")
     ap.add_argument("--no-cache", action="store_true", help="simulate and classify afresh, keep nothing")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--card", type=Path, help="write the first model's table into this model card (its own section)")
     args = ap.parse_args(argv)
     import tempfile
 
@@ -379,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{seeds[-1]}), rule: windows {'/'.join(f'{f:g}' for f in DECISION.fractions)} of the window, "
                   f"hop {hop // 1000} ms\n")
             print(table(m), flush=True)
-            report[model] = {"rule": m}
+            report[model] = {"rule": m, "sessions": len(data)}
             if args.candidates:
                 report[model]["candidates"] = {}
                 print("\n| rule | median (ms) | 90th pct (ms) | first named wrong | idle named | inside right "
@@ -399,6 +425,12 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"\nper hop ({cost['backend']}, 2 threads, this machine): the rule's "
                       f"{len(DECISION.fractions)} windows {cost['rule_ms']:.1f} ms median, one 1 s window "
                       f"{cost['one_window_ms']:.1f} ms (ratio {cost['ratio']:.2f})", flush=True)
+    if args.card:
+        from benchmarks.common import put_card_section
+
+        first = report[models[0]]
+        put_card_section(args.card, CARD_HEADING, card_body(models[0], first["rule"], first["sessions"],
+                                                            first.get("cost")))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=float) + "\n")
 

@@ -65,3 +65,16 @@ def test_a_simulated_session_covers_its_gaps_with_scene_states():
     empty = [(x, y) for x, y, st in scenes if st == "empty"]
     assert empty and empty[0][0] == 0, "a session starts in an empty room"
     assert rate(*empty[0]) < rate(a, b) / 5
+
+
+def test_the_card_section_holds_the_overall_row(tmp_path):
+    from benchmarks.common import put_card_section
+    from benchmarks.decision_latency import CARD_HEADING, card_body
+
+    s, t, d = constructed()
+    card = tmp_path / "card.md"
+    card.write_text("# model\n\n## Demo recordings\nx\n")
+    put_card_section(card, CARD_HEADING, card_body("small64", summarise(*score_session(s, t, d)), 1, None))
+    text = card.read_text()
+    assert "## Decision latency" in text and "| **all** | 2 | **450** | **500** | **50 %** |" in text
+    assert text.index("## Decision latency") < text.index("## Demo recordings")
