@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, pyqtSignal
+from PyQt6.QtWidgets import QSizePolicy
 
 from app.gui.render import BACKGROUND, OFF_COLOUR, ON_COLOUR, OVERLAY_CMAP, nice_level, overlay_lut
 
@@ -61,6 +62,8 @@ class EventView(pg.PlotWidget):
         self.overlay_text = ""
         self._title = None
         self._set_title()
+        # a long title must not squeeze the image and its colour bar: the title gives way instead
+        self.getPlotItem().titleLabel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.sensor = (0, 0)
         self.editing = False
         self._handle = None
@@ -138,7 +141,8 @@ class EventView(pg.PlotWidget):
         if evidence is None:
             self.hide_overlay()
             return
-        self._show_overlay(evidence, 1.0, f"attention: evidence for <b>{class_name}</b>", "evidence (share of max)")
+        self._show_overlay(evidence, 1.0, f"evidence for <b>{class_name.replace('_', ' ')}</b>",
+                           "evidence (share of max)")
 
     def show_spike_map(self, spike_map: np.ndarray | None, block: int = 0) -> None:
         """Overlay one block's spike-rate map (scaled to its maximum, rounded up to a nice step) or hide it (None)."""
