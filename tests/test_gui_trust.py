@@ -29,14 +29,12 @@ BAR_FROM_US = 1_000_000
 
 def own_checkpoint(path, names, favour: int | None = None, seed: int = 0):
     """A tiny checkpoint with these gesture names; ``favour``: a class its head always votes for."""
-    from model.checkpoint import CheckpointMeta, Windowing, save_checkpoint
-    from model.networks import build_network
-
     from dataclasses import replace
+
+    from model.checkpoint import CheckpointMeta, Windowing, load_checkpoint, save_checkpoint
 
     cfg = replace(tiny_config("own", (2,)), n_classes=len(names))
     write_checkpoint(path, cfg, seed, "test")  # the fixture's scaled random weights ...
-    from model.checkpoint import load_checkpoint
 
     net, cfg, _ = load_checkpoint(path, map_location="cpu")
     if favour is not None:  # ... with a head that names one class whenever the hidden layer spikes
