@@ -39,7 +39,7 @@ def test_about_box_shows_the_model_card_and_says_simulated():
     from app.session import about_model
 
     summary, card = about_model(InferenceEngine.from_checkpoint(default_model(), device="cpu"))
-    assert "trained on: simulated" in summary
+    assert "trained on simulated" in summary
     assert "SIMULATED" in card and "--dataset dvs128" in card
 
 
