@@ -6,6 +6,7 @@ from __future__ import annotations
 import mmap
 import os
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,18 @@ _SENSOR_SIZES: tuple[tuple[str, tuple[int, int]], ...] = (
     ("dvs128", (128, 128)),
     ("tmpdiff128", (128, 128)),
 )
+
+
+@dataclass
+class Recording:
+    """A whole decoded recording: events (EVENT_DTYPE, time order), sensor size, format, camera, warnings."""
+
+    events: np.ndarray
+    width: int
+    height: int
+    format: str
+    camera: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def sensor_size(name: str | None) -> tuple[int, int] | None:

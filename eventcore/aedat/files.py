@@ -11,30 +11,17 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from eventcore.aedat.aedat2 import read_aedat2
 from eventcore.aedat.aedat3 import read_aedat3
 from eventcore.aedat.aedat4 import Aedat4File
+from eventcore.aedat.common import Recording
 from eventcore.aedat.detect import detect_format
 from eventcore.aedat.prophesee import read_prophesee
 
 RECORDING_SUFFIXES = (".aedat4", ".aedat", ".raw", ".dat", ".hdf5", ".h5")
-
-
-@dataclass
-class Recording:
-    """A whole recording: events (EVENT_DTYPE, time order), sensor size, format, camera, warnings."""
-
-    events: np.ndarray
-    width: int
-    height: int
-    format: str
-    camera: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 def read_recording(path: str | Path) -> Recording:
@@ -53,6 +40,5 @@ def read_recording(path: str | Path) -> Recording:
     elif fmt == "aedat2":
         r = read_aedat2(path)
     else:
-        p = read_prophesee(path, fmt)
-        return Recording(p.events, p.width, p.height, p.format, p.camera, p.warnings)
+        return read_prophesee(path, fmt)
     return Recording(r.events, r.width, r.height, fmt, r.camera, r.warnings)

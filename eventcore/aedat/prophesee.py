@@ -26,11 +26,11 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from eventcore.aedat.common import Recording
 from eventcore.errors import SourceError
 from eventcore.events import empty_events
 
@@ -39,18 +39,6 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _WORD = {"evt2.0": 4, "evt2.1": 8, "evt3.0": 2, "dat": 8}
 _ECF_FILTER = 36559  # Prophesee's ECF codec, registered HDF5 filter id
 _KNOWN_SENSORS = ((320, 320), (640, 480), (1280, 720))
-
-
-@dataclass
-class PropheseeFile:
-    """A decoded recording: events (EVENT_DTYPE, time order), sensor size, format, warnings."""
-
-    events: np.ndarray
-    width: int
-    height: int
-    format: str
-    camera: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 def read_header(path: Path) -> tuple[list[str], int]:
@@ -206,7 +194,7 @@ def _decode_hdf5(path: Path) -> tuple[np.ndarray, int, int]:
     return events, int(size[0]), int(size[1])
 
 
-def read_prophesee(path: str | Path, fmt: str | None = None) -> PropheseeFile:
+def read_prophesee(path: str | Path, fmt: str | None = None) -> Recording:
     """Decode a whole Prophesee recording; SourceError (one line naming the file) when it cannot."""
     path = Path(path)
     try:
@@ -258,7 +246,7 @@ def read_prophesee(path: str | Path, fmt: str | None = None) -> PropheseeFile:
         events = events[np.argsort(t, kind="stable")]
     camera = _header_value(lines, "camera_integrator_name") or "Prophesee"
     serial = _header_value(lines, "serial_number")
-    return PropheseeFile(events, width, height, fmt, f"{camera} {serial}" if serial else camera, warnings)
+    return Recording(events, width, height, fmt, f"{camera} {serial}" if serial else camera, warnings)
 
 
 def _has(module: str) -> bool:
