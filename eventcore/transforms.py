@@ -33,11 +33,21 @@ class CutWindow:
         if self.window_us is not None and self.window_us <= 0:
             raise ValueError(f"window_us must be positive, got {self.window_us}")
 
-    def __call__(self, events: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-        """The window (a view, no copy); the whole sample when it is shorter than the window."""
-        if self.window_us is None or len(events) == 0:
+    def __call__(self, events: np.ndarray, rng: np.random.Generator | None = None,
+                 end_us: int | None = None) -> np.ndarray:
+        """The window (a view, no copy); the whole sample when it is shorter than the window.
+
+        ``end_us``: the window ends there instead (its events before ``end_us``, the last
+        ``window_us`` of them when a length is set).
+        """
+        if len(events) == 0:
             return events
         t = events["timestamp"]
+        if end_us is not None:
+            a = 0 if self.window_us is None else int(np.searchsorted(t, end_us - self.window_us, side="left"))
+            return events[a:int(np.searchsorted(t, end_us, side="left"))]
+        if self.window_us is None:
+            return events
         room = int(t[-1]) - int(t[0]) - self.window_us
         if room <= 0:
             return events

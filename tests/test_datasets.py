@@ -6,6 +6,7 @@ import gzip
 
 import numpy as np
 import pytest
+import torch
 
 from eventcore.events import EVENT_DTYPE, make_events
 from eventcore.errors import SourceError
@@ -131,6 +132,28 @@ def test_windows_match_live_binning():
     assert centred["timestamp"][0] == 750_000 and len(centred) == 5000
     whole = EventSamples([ev], [3], (34, 34), T=5, input_size=(34, 34), window=TrainWindow(None), train=False)
     assert whole[0][0].sum() == len(ev)
+
+
+def test_onset_clips_train_on_windows_that_end_after_the_gesture_starts(tmp_path):
+    """A clip saved with onset_us (idle, then a gesture from 1.5 s) is cut so that every training
+    window ends 100 ms or more into the gesture, holding the idle scene before it."""
+    t = np.arange(0, 2_000_000, 100)
+    onset = 1_500_000
+    ev = make_events(t, (t >= onset).astype(np.int64), np.zeros_like(t), t % 2)  # x = 1 once the gesture runs
+    save_sample(tmp_path / "clip.npz", ev, 4, 34, 34, onset_us=onset)
+    save_sample(tmp_path / "plain.npz", ev, 4, 34, 34)
+    ds = EventSamples([tmp_path / "clip.npz", tmp_path / "plain.npz"], [4, 4], (34, 34), T=5, input_size=(34, 34),
+                      window=TrainWindow(1_000_000), train=True)
+    assert ds.onset_us(0) == onset and ds.onset_us(1) is None
+    torch.manual_seed(0)
+    gesture_events = []
+    for _ in range(20):
+        frames, label = ds[0]
+        assert label == 4 and frames.sum() == 10_000  # a whole 1 s window
+        gesture_events.append(int(frames[..., 1].sum()))
+    assert min(gesture_events) >= 1_000 and max(gesture_events) <= 5_000 and len(set(gesture_events)) > 5
+    plain = [int(ds[1][0][..., 1].sum()) for _ in range(20)]
+    assert min(plain) == 0  # an ordinary sample's window falls anywhere
 
 
 def test_validation_split_keeps_recordings_whole():

@@ -78,3 +78,27 @@ def test_the_card_section_holds_the_overall_row(tmp_path):
     text = card.read_text()
     assert "## Decision latency" in text and "| **all** | 2 | **450** | **500** | **50 %** |" in text
     assert text.index("## Decision latency") < text.index("## Demo recordings")
+
+
+def test_onset_clips_hold_the_idle_scene_then_the_gesture_start(tmp_path):
+    """Training clips for early decisions: the second before each gesture and its first second,
+    with the start saved, and idle clips that end where a gesture starts; seeds apart from the benchmark's."""
+    from benchmarks.decision_latency import SEED0 as BENCH_SEED0
+    from model.datasets.shards import load_onset, load_sample
+    from model.simulator import onsets
+
+    assert onsets.SEED0 > BENCH_SEED0 + 10_000
+    made = onsets.clips(5, [3, 8])
+    clips_ = [(ev, label, on) for ev, label, on in made if on is not None]
+    assert [label for _, label, _ in clips_] == [3, 8]
+    for ev, _, on in clips_:
+        t = ev["timestamp"]
+        assert on - onsets.PRE_S * 1e6 <= t[0] < on < t[-1] <= on + onsets.POST_S * 1e6
+    for ev, label, on in made:
+        if on is None:
+            assert label == -1 and any(ev["timestamp"][-1] < o for _, _, o in clips_)
+    n = onsets.write_clips(tmp_path, sessions=1, seed0=5)
+    files = sorted((tmp_path / "train").glob("*.npz"))
+    assert n == len(files) >= 3
+    shards = [(load_sample(f)[1], load_onset(f)) for f in files]
+    assert sum(on is not None for _, on in shards) == 3 and all((lab == -1) == (on is None) for lab, on in shards)

@@ -5,7 +5,10 @@ Each item goes through the same :class:`eventcore.transforms.InputChain` as a li
 trains on what it will see at run time.
 Training items draw a random window (of a random length when ``min_window_us`` is set, so that
 the network also names a gesture from its first fraction of a second) inside the sample;
-evaluation items take the centred window of ``window_us``.
+evaluation items take the centred window of ``window_us``. A clip saved with ``onset_us`` (a
+gesture as it begins in a session, ``model.simulator.onsets``) is cut to end between
+``ONSET_MIN_US`` after the gesture's start and the clip's end, so the network learns to name
+a gesture from its first moves with the idle scene before them in the window.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from torch.utils.data import Dataset
 
 from eventcore.transforms import CutWindow, input_chain
 from model.datasets.augment import Augment
-from model.datasets.shards import load_sample
+from model.datasets.shards import load_onset, load_sample
+
+ONSET_MIN_US = 100_000  # an onset clip's training window ends at least this long after the gesture starts
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class EventSamples(Dataset):
         self.sensor = (int(sensor[0]), int(sensor[1]))
         self.T, self.input_size = int(T), (int(input_size[0]), int(input_size[1]))
         self.window, self.train, self.augment = window, train, augment
+        self._onsets: dict[int, int | None] = {}
         self.chain = input_chain(self.sensor[0], self.sensor[1], self.T, self.input_size, window.split_by,
                                  window.window_us)
 
@@ -103,12 +109,33 @@ class EventSamples(Dataset):
         # the DataLoader) and in the main process alike, and reproducible under manual_seed.
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ()))) if self.train else None
         ev, length = self.events(i), self.window.length_us(rng)
+        end = self.window_end(i, ev, rng)
         if self.augment is not None and rng is not None:
             # Cut enough source time for the chain (a faster tempo compresses it), then augment.
             span = None if length is None else int(length * self.augment.span_factor)
-            ev = self.augment(CutWindow(span)(ev, rng), self.sensor[0], self.sensor[1], rng)
-        ev = self.chain.geometry(CutWindow(length)(ev, rng))
+            ev = self.augment(CutWindow(span)(ev, rng, end), self.sensor[0], self.sensor[1], rng)
+            end = None if end is None or not len(ev) else int(ev["timestamp"][-1]) + 1
+        ev = self.chain.geometry(CutWindow(length)(ev, rng, end))
         return torch.from_numpy(self.chain.frames(ev)), int(self.labels[i])
+
+    def onset_us(self, i: int) -> int | None:
+        """Sample ``i``'s gesture start when it is an onset clip, else None (read once per shard)."""
+        s = self.samples[i]
+        if not isinstance(s, (str, Path)):
+            return None
+        if i not in self._onsets:
+            self._onsets[i] = load_onset(s)
+        return self._onsets[i]
+
+    def window_end(self, i: int, events: np.ndarray, rng: np.random.Generator | None) -> int | None:
+        """Where an onset clip's window ends: random from ``ONSET_MIN_US`` after its start to its end
+        (training), or half a second after the start (evaluation); None for other samples."""
+        onset = self.onset_us(i)
+        if onset is None or not len(events):
+            return None
+        last = int(events["timestamp"][-1]) + 1
+        lo = min(onset + ONSET_MIN_US, last)
+        return int(rng.integers(lo, last + 1)) if rng is not None else min(onset + 500_000, last)
 
     def durations_us(self, limit: int = 200) -> np.ndarray:
         """Durations of (up to ``limit`` evenly spread) samples, for the live window of whole-sample models."""

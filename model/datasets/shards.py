@@ -7,7 +7,9 @@ A shard holds
   widths (``eventcore.events.EVENT_DTYPE`` or a compact layout),
 - ``label``: the 0-based class index, or -1 for "idle" (no gesture: trained towards all-zero
   rates),
-- ``width``, ``height``: the sensor size the coordinates refer to.
+- ``width``, ``height``: the sensor size the coordinates refer to,
+- optionally ``onset_us``: when the gesture starts in a clip that begins before it (a
+  training window then ends after it, see ``model.datasets.samples``).
 
 Writes go to a temporary name first and are renamed into place, so an interrupted run never
 leaves a half-written shard behind.
@@ -32,7 +34,8 @@ from eventcore.errors import SourceError
 FIELDS = ("timestamp", "x", "y", "polarity")
 
 
-def save_sample(path: str | Path, events: np.ndarray, label: int, width: int, height: int) -> None:
+def save_sample(path: str | Path, events: np.ndarray, label: int, width: int, height: int,
+                onset_us: int | None = None) -> None:
     """Write one sample atomically (temporary file, then rename)."""
     path = Path(path)
     missing = [f for f in FIELDS if f not in (events.dtype.names or ())]
@@ -41,7 +44,8 @@ def save_sample(path: str | Path, events: np.ndarray, label: int, width: int, he
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, events=events, label=np.int64(label), width=np.int64(width), height=np.int64(height))
+            extra = {} if onset_us is None else {"onset_us": np.int64(onset_us)}
+            np.savez(f, events=events, label=np.int64(label), width=np.int64(width), height=np.int64(height), **extra)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -52,6 +56,12 @@ def _open(path: Path):
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise SourceError(f"{path}: not a sample shard (.npz with events, label, width, height): {err}") from None
+
+
+def load_onset(path: str | Path) -> int | None:
+    """The shard's ``onset_us``, or None for an ordinary sample."""
+    with _open(Path(path)) as z:
+        return int(z["onset_us"]) if "onset_us" in z else None
 
 
 def load_header(path: str | Path) -> tuple[int, int, int]:
