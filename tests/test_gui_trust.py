@@ -2,7 +2,8 @@
 
 A model with gestures of its own, a saved screenshot, the Teach panel's layout and Start on a
 paused recording, the skip counter, a source that fails to open, the status bar, and the
-timeline's marks of when a gesture began and when the model first named it (issue 24).
+timeline's marks of when a gesture began and when the model first named it (issue 24), and the
+legends of the timeline's colours and of the event view's input square.
 """
 
 from __future__ import annotations
@@ -283,3 +284,44 @@ def test_status_bar_keeps_the_model_and_device_in_view(qtbot, window, files, tmp
     assert model.width() >= model.sizeHint().width(), "the model text is not cut"
     assert model.mapTo(bar, model.rect().topRight()).x() <= bar.width()
     assert w.status_source.toolTip().startswith("a_recording_with_a_long")
+
+
+def test_timeline_legend_keys_every_colour_the_timeline_draws(qtbot, window, files):
+    """Each colour on the timeline (the gestures on it, no gesture, no label) has its swatch in the legend under it."""
+    from app.gui.render import UNLABELLED_COLOUR
+
+    w = window
+    assert w.load_model(str(files["favour"]), "cpu") and w.open_source(str(files["idle_bar"])), w.message
+    qtbot.waitUntil(lambda: w.drawn_prediction is not None and w.drawn_prediction.t_end_us > 2_000_000,
+                    timeout=20_000)
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: w.drawn_prediction is w.session.pipe.latest, timeout=10_000)
+    pv = w.prediction
+    legend = pv.legend.text()
+    drawn = {tuple(int(v) for v in c) for c in pv.timeline_image.image.reshape(-1, 3)}
+    gestures = {tuple(int(v) for v in c) for c in pv.colours}
+    assert tuple(int(v) for v in pv.colours[TRUTH]) in drawn and UNLABELLED_COLOUR in drawn
+    keyed = {tuple(map(int, m)) for m in re.findall(r"rgb\((\d+), (\d+), (\d+)\)", legend)}
+    assert drawn - {UNLABELLED_COLOUR} <= keyed, "every colour drawn has its swatch"
+    assert keyed & gestures == drawn & gestures, "swatches for the gestures on the timeline, no others"
+    assert "its bar's colour" in legend and "no gesture" in legend and "no label" in legend
+    assert pv.legend.isVisible() and pv.legend.height() >= pv.legend.heightForWidth(pv.legend.width()), "not cut"
+
+
+def test_event_view_title_keys_the_model_input_square_while_it_is_drawn(qtbot, window, files):
+    w = window
+    assert w.load_model(str(files["dvs"]), "cpu") and w.open_source(str(files["recording"])), w.message
+    wait_prediction(qtbot, w, timeout=60_000)
+    view = w.event_view
+
+    def title() -> str:
+        return view.getPlotItem().titleLabel.text
+
+    assert not view.box.isVisible() and "model input" not in title(), "the whole 128x128 sensor: no square drawn"
+    assert w.set_roi((32, 32, 64)), w.message
+    qtbot.waitUntil(lambda: view.box.isVisible(), timeout=10_000)
+    square = view.box.pen.color().name()  # the colour the square is drawn in, '#rrggbb'
+    assert "model input" in title() and square in title() and "ON" in title()
+    assert w.set_roi(None), w.message
+    qtbot.waitUntil(lambda: not view.box.isVisible(), timeout=10_000)
+    assert "model input" not in title()

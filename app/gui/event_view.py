@@ -3,7 +3,8 @@
 The input square is a draggable, aspect-locked ROI; it is shown when the sensor is cropped
 or while the user edits the region of interest. Overlaid on the square it was computed from:
 the class evidence map (where the evidence for the predicted class lies, on by default) or a
-block's spike-rate map, with a colour bar; the title is the legend (polarity colours, overlay).
+block's spike-rate map, with a colour bar; the title is the legend (polarity colours, the input
+square when it is drawn, the overlay).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ def _hex(rgb) -> str:
     return "#%02x%02x%02x" % tuple(int(v) for v in rgb)
 
 
+BOX_COLOUR = (255, 230, 0)
 POLARITY_LEGEND = (f"<span style='color:{_hex(ON_COLOUR)}'>&#9632; ON</span>&nbsp;&nbsp;"
                    f"<span style='color:{_hex(OFF_COLOUR)}'>&#9632; OFF</span>")
+BOX_LEGEND = f"&nbsp;&nbsp;<span style='color:{_hex(BOX_COLOUR)}'>&#9633; model input</span>"
 
 
 class EventView(pg.PlotWidget):
@@ -49,7 +52,7 @@ class EventView(pg.PlotWidget):
         self.overlay.setVisible(False)
         self.addItem(self.image)
         self.addItem(self.overlay)
-        self.box = pg.ROI((0, 0), (128, 128), pen=pg.mkPen((255, 230, 0), width=2), movable=False,
+        self.box = pg.ROI((0, 0), (128, 128), pen=pg.mkPen(BOX_COLOUR, width=2), movable=False,
                           rotatable=False, resizable=False)
         self.box.setZValue(10)
         self.box.setVisible(False)
@@ -85,6 +88,7 @@ class EventView(pg.PlotWidget):
         self._box_rect = QRectF(x0, y0, side, side)
         whole = (x0, y0) == (0, 0) and (side, side) == self.sensor
         self.box.setVisible(self.editing or not whole)
+        self._set_title()
 
     def set_editing(self, on: bool) -> None:
         """Let the user drag and resize the input square (a square region of interest)."""
@@ -97,6 +101,7 @@ class EventView(pg.PlotWidget):
             self._handle = None
         if on:
             self.box.setVisible(True)
+        self._set_title()
 
     def _on_box_moved(self) -> None:
         if not self.editing:
@@ -113,7 +118,8 @@ class EventView(pg.PlotWidget):
         self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
 
     def _set_title(self) -> None:
-        title = POLARITY_LEGEND + (f"&nbsp;&nbsp;&middot;&nbsp;&nbsp;{self.overlay_text}" if self.overlay_text else "")
+        title = (POLARITY_LEGEND + (BOX_LEGEND if self.box.isVisible() else "")
+                 + (f"&nbsp;&nbsp;&middot;&nbsp;&nbsp;{self.overlay_text}" if self.overlay_text else ""))
         if title != self._title:
             self._title = title
             self.setTitle(title, size="9pt", color=(210, 210, 210))

@@ -9,7 +9,9 @@ gesture it does not know is drawn in its own colour and said so).
 
 Marks on the timeline show the delay of each decision: a white triangle where the model
 first named a gesture (after saying something else), a yellow one where the labelled
-gesture began; the legend under it gives the latest delay.
+gesture began. The legend under it has two lines: the marks with the latest delay, then a
+swatch of every colour the timeline draws (the gestures on it, coloured as their bars, no
+gesture, a truth the model lacks, no label).
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ class PredictionView(QWidget):
         self.labelled = False
         self.truth_to_model = np.zeros(0, np.intp)
         self.onsets = Onsets(np.zeros(0, np.intp), np.zeros(0, np.intp), None)
+        self.drawn_classes: tuple[int, ...] = ()  # the model's classes the timeline draws now
         self._set_axes(0)
 
     def _set_axes(self, n: int) -> None:
@@ -221,6 +224,7 @@ class PredictionView(QWidget):
         idx = np.full((len(rows), TIMELINE_WINDOWS), n + 1, dtype=np.intp)
         if recent:
             idx[:, TIMELINE_WINDOWS - len(recent):] = np.stack(rows)
+        self.drawn_classes = tuple(int(k) for k in np.unique(idx[idx < n]))
         return table[idx]
 
     def _draw_marks(self, history: list) -> None:
@@ -244,17 +248,20 @@ class PredictionView(QWidget):
         self._show_legend(found.delay_s)
 
     def _show_legend(self, delay_s: float | None) -> None:
+        """Two lines: the marks (and the latest delay), then every colour the timeline draws."""
         def glyph(colour, char: str) -> str:
-            return f"<span style='color:rgb{tuple(colour)}'>{char}</span>"
+            return f"<span style='color:rgb{tuple(int(v) for v in colour)}'>{char}</span>"
 
-        parts = [f"{glyph(NAMED_COLOUR, '▼')} gesture first named"]
+        marks = [f"{glyph(NAMED_COLOUR, '▼')} gesture first named"]
         if self.labelled:
-            parts.append(f"{glyph(BEGAN_COLOUR, '▲')} labelled gesture began")
-            parts.append(f"{glyph(NO_GESTURE_COLOUR, '■')} no gesture")
-            if (self.truth_to_model < 0).any():
-                parts.append(f"{glyph(UNKNOWN_TRUTH_COLOUR, '■')} truth {NOT_IN_MODEL}")
+            marks.append(f"{glyph(BEGAN_COLOUR, '▲')} labelled gesture began")
             if delay_s is not None:
-                parts.append(f"<b>named {delay_s:.2f} s after it began</b>")
-        else:
-            parts.append(f"{glyph(NO_GESTURE_COLOUR, '■')} no gesture")
-        self.legend.setText(" &nbsp; ".join(parts))
+                marks.append(f"<b>named {delay_s:.2f} s after it began</b>")
+        swatches = "".join(glyph(self.colours[k], '■') for k in self.drawn_classes)
+        colours = [f"{swatches} a gesture, in its bar's colour".strip(),
+                   f"{glyph(NO_GESTURE_COLOUR, '■')} no gesture"]
+        if self.labelled:
+            if (self.truth_to_model < 0).any():
+                colours.append(f"{glyph(UNKNOWN_TRUTH_COLOUR, '■')} truth {NOT_IN_MODEL}")
+            colours.append(f"{glyph(NO_GESTURE_COLOUR, '□')} no label")
+        self.legend.setText(" &nbsp; ".join(marks) + "<br>" + " &nbsp; ".join(colours))
