@@ -1,5 +1,7 @@
 """Prophesee recordings written by faery (EVT 2.0, EVT 3.0, DAT) and h5py (HDF5) read back through
-the app's ``open_file`` exactly; damaged ones give one SourceError line naming the file."""
+the app's ``open_file`` exactly; the numpy codecs equal the libraries (evt3, faery) and decode in
+pieces of any size and blocks of any size exactly as whole; damaged files give one SourceError line
+naming the file."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ faery = pytest.importorskip("faery")
 
 from app.cli import main  # noqa: E402
 from eventcore.aedat import prophesee  # noqa: E402
+from eventcore.aedat.evt import DatCodec, Evt2Codec, Evt3Codec  # noqa: E402
+from eventcore.aedat.prophesee import PropheseeReader  # noqa: E402
 from app.sources.open import detect_format, open_file  # noqa: E402
 from eventcore.errors import SourceError  # noqa: E402
 from eventcore.events import EVENT_DTYPE  # noqa: E402
@@ -61,13 +65,168 @@ def test_written_files_read_back_exactly(tmp_path, version, suffix, fmt, size):
         assert 0 < len(mapped) <= len(ev) and mapped["x"].max() < 64 and mapped["y"].max() < 64
 
 
-def test_evt3_decoders_agree(tmp_path, monkeypatch):
-    """evt3 (the faster, used when installed) and faery give the same events, the header's t0 included."""
+def test_codecs_agree_with_the_libraries(tmp_path):
+    """The numpy codecs give what evt3 (EVT 3.0, the header's t0 added) and faery (all three) decode."""
+    import evt3
+
     ev = random_events(20_000, 640, 480, seed=3)
-    path = write(tmp_path / "rec.raw", ev, (640, 480), "evt3")
-    assert_events_equal(prophesee.read_prophesee(path).events, ev)
-    monkeypatch.setattr(prophesee, "_has", lambda module: False)
-    assert_events_equal(prophesee.read_prophesee(path).events, ev)
+    for version, suffix, fmt in WRITERS:
+        path = write(tmp_path / f"rec_{version}{suffix}", ev, (640, 480), version)
+        got = prophesee.read_prophesee(path).events
+        assert_events_equal(got, ev)
+        lib = np.concatenate(list(faery.events_stream_from_file(path)))
+        assert_events_equal(got, lib)
+        if fmt == "evt3.0":
+            ref = evt3.decode_file(str(path))
+            t0 = int(prophesee._header_value(prophesee.read_header(path)[0], "t0"))
+            assert np.array_equal(got["timestamp"], ref.timestamp.astype(np.int64) + t0)
+            assert np.array_equal(got["x"], ref.x) and np.array_equal(got["polarity"], ref.polarity)
+
+
+def _evt3_words(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random EVT 3.0 words of every type (time wraps, vectors, words before the first TIME_HIGH)."""
+    types = rng.choice([0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x8, 0xA, 0x7, 0xF, 0x1, 0x9], n,
+                       p=[.15, .2, .08, .15, .1, .12, .08, .03, .03, .02, .02, .02])
+    return ((types.astype(np.uint16) << 12) | rng.integers(0, 4096, n).astype(np.uint16)).astype("<u2")
+
+
+def test_evt3_codec_equals_the_reference_decoder_on_any_words():
+    """Any EVT 3.0 word sequence, the time-high wrap included: the events of evt3 (OpenEB's semantics)."""
+    import evt3
+
+    rng = np.random.default_rng(0)
+    for n in [1, 2, 17, 500, 3000, 20_000]:
+        words = _evt3_words(rng, n)
+        ref = evt3.decode_bytes(words.tobytes(), 1280, 720)
+        got = Evt3Codec().decode(words)
+        assert len(got) == len(ref)
+        assert np.array_equal(got["timestamp"], ref.timestamp.astype(np.int64))
+        assert np.array_equal(got["x"], ref.x) and np.array_equal(got["y"], ref.y)
+        assert np.array_equal(got["polarity"], ref.polarity)
+    wrap = np.array([w for high in [*range(4090, 4096), *range(0, 6)]
+                     for w in (0x8000 | high, 0x6005, 0x0003, 0x2004)], "<u2")
+    t = Evt3Codec().decode(wrap)["timestamp"]
+    assert np.array_equal(t, evt3.decode_bytes(wrap.tobytes(), 1280, 720).timestamp.astype(np.int64))
+    assert np.all(np.diff(t) > 0) and t[-1] > 1 << 24
+
+
+def _evt2_words(rng: np.random.Generator, n: int) -> np.ndarray:
+    types = rng.choice([0x0, 0x1, 0x8, 0xA, 0xE, 0xF], n, p=[.35, .35, .15, .05, .05, .05]).astype(np.uint32)
+    body = rng.integers(0, 1 << 28, n, dtype=np.uint32)
+    high = np.flatnonzero(types == 0x8)
+    body[high] = np.cumsum(rng.integers(0, 3, len(high))).astype(np.uint32)  # mostly forward, some equal
+    body[high[::40]] = rng.integers(0, 4, len(high[::40]))  # and wraps
+    return ((types << 28) | body).astype("<u4")
+
+
+def _dat_records(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = (np.cumsum(rng.integers(0, 1 << 24, n)) + rng.integers(-50, 50, n)) % (1 << 32)  # wraps, small steps back
+    return (t.astype(np.uint64) | rng.integers(0, 1 << 32, n, dtype=np.uint64) << np.uint64(32)).astype("<u8")
+
+
+CODECS = [("evt3.0", Evt3Codec, _evt3_words), ("evt2.0", Evt2Codec, _evt2_words), ("dat", DatCodec, _dat_records)]
+
+
+@pytest.mark.parametrize("fmt,codec,make", CODECS, ids=[c[0] for c in CODECS])
+def test_decoding_in_pieces_of_any_size_equals_one_decode(fmt, codec, make):
+    """Bytes cut anywhere, words split included, decode to exactly the events of the whole: the state
+    (time high and low, y, vector x and polarity, wraps, running time) carries across every cut."""
+    rng = np.random.default_rng(5)
+    data = make(rng, 8_000).tobytes()
+    whole = codec().decode(np.frombuffer(data, codec.word_dtype))
+    assert len(whole) > 500
+    for sizes in ([1], [2], [3], [5, 7, 11], [4097], [8191, 1], [len(data) // 3], list(range(1, 200))):
+        c = codec()
+        parts, i, k = [], 0, 0
+        while i < len(data):
+            step = sizes[k % len(sizes)]
+            parts.append(c.feed(data[i:i + step]))
+            i, k = i + step, k + 1
+        assert np.array_equal(np.concatenate(parts), whole), sizes
+    cuts = np.sort(rng.integers(0, len(data), 100))  # random cuts, through words too
+    c = codec()
+    got = np.concatenate([c.feed(piece) for piece in np.split(np.frombuffer(data, np.uint8), cuts)])
+    assert np.array_equal(got, whole)
+
+
+def test_evt2_and_dat_codecs_equal_faery_on_any_words(tmp_path):
+    """Random EVT 2.0 words (time-high wraps, triggers) and DAT records (wraps, small steps back), in files
+    faery decodes: the same events, the time kept from going backwards as faery keeps it."""
+    rng = np.random.default_rng(2)
+    words = _evt2_words(rng, 20_000)
+    path = tmp_path / "any.raw"
+    path.write_bytes(b"% evt 2.0\n% format EVT2;width=2048;height=2048\n% end\n" + words.tobytes())
+    lib = np.concatenate(list(faery.events_stream_from_file(path)))
+    got = Evt2Codec().decode(words)
+    assert_events_equal(got, lib)
+    records = _dat_records(rng, 20_000) & np.uint64(0x00FF_FFFF_FFFF_FFFF)  # polarity 0 or 1 only
+    records[::2] |= np.uint64(1) << np.uint64(60)
+    records &= ~np.uint64((0x3FFF << 32) - (0x3FF << 32))  # x below 1024
+    records &= ~np.uint64((0x3FFF << 46) - (0x3FF << 46))  # y below 1024
+    path = tmp_path / "any.dat"
+    path.write_bytes(b"% Data file containing CD events.\n% Version 2\n% Width 1024\n% Height 1024\n"
+                     + bytes([0x0C, 8]) + records.tobytes())
+    lib = np.concatenate(list(faery.events_stream_from_file(path)))
+    got = DatCodec().decode(records)
+    assert_events_equal(got, lib)
+
+
+@pytest.mark.parametrize("version,suffix,fmt", WRITERS, ids=[w[0] for w in WRITERS])
+def test_reader_in_blocks_of_any_size_equals_the_whole(tmp_path, version, suffix, fmt):
+    """PropheseeReader's chunks, range reads and read_all are the whole file's events, whatever the block size."""
+    ev = random_events(8_000, 640, 480, seed=4)
+    path = write(tmp_path / f"rec{suffix}", ev, (640, 480), version)
+    rng = np.random.default_rng(1)
+    for block in (6, 1000, 4099, 1 << 18):
+        r = PropheseeReader(path, block_bytes=block)
+        assert (r.format, r.width, r.height, r.event_count) == (fmt, 640, 480, len(ev))
+        chunks = [np.ascontiguousarray(c).view(np.uint8) for c in r.chunks()]
+        assert_events_equal(np.concatenate(chunks).view(EVENT_DTYPE), ev)
+        assert_events_equal(r.read_all(), ev)
+        for t0, t1 in np.sort(rng.integers(r.start_us - 10, r.end_us + 10, (20, 2)), axis=1):
+            want = ev[(ev["t"] >= t0) & (ev["t"] < t1)]
+            assert_events_equal(r.events(int(t0), int(t1)), want)
+        r.close()
+
+
+def test_time_going_backwards_is_served_sorted(tmp_path):
+    """An EVT 3.0 file whose time goes back: events, chunks and range reads in stable time order, a warning."""
+    words = []
+    for high in [5, 6, 7, 3, 4, 8, 9, 2, 10]:
+        words += [0x8000 | high, 0x0010]
+        for low in range(0, 4000, 50):
+            words += [0x6000 | low, 0x2000 | (low % 600), 0x3800 | 7, 0x4000 | 0x0F3]
+    header = b"% evt 3.0\n% format EVT3;width=640;height=480\n% end\n"
+    path = tmp_path / "back.raw"
+    path.write_bytes(header + np.array(words, "<u2").tobytes())
+    whole = Evt3Codec(640, 480).decode(np.array(words, "<u2"))
+    want = whole[np.argsort(whole["timestamp"], kind="stable")]
+    for block in (16, 200, 1 << 18):
+        r = PropheseeReader(path, block_bytes=block)
+        assert any("sorted by time" in w for w in r.warnings)
+        assert np.array_equal(r.read_all(), want)
+        assert np.array_equal(np.concatenate(list(r.chunks())), want)
+        t = want["timestamp"]
+        for t0, t1 in [(0, 1 << 30), (3 << 12, 5 << 12), (6 << 12 | 100, 9 << 12 | 3)]:
+            assert np.array_equal(r.events(t0, t1), want[(t >= t0) & (t < t1)])
+
+
+def test_header_without_size_and_foreign_dat_events(tmp_path):
+    """No size in the header: the smallest known sensor holding the events, said in a warning; a DAT of
+    trigger events, or of another event size, is refused in one line."""
+    ev = random_events(3_000, 300, 200)
+    data = write(tmp_path / "rec.raw", ev, (640, 480), "evt3").read_bytes()
+    _, offset = prophesee.read_header(tmp_path / "rec.raw")
+    path = tmp_path / "nosize.raw"
+    path.write_bytes(b"% evt 3.0\n% end\n" + data[offset:])
+    with open_file(path) as src:
+        assert (src.width, src.height) == (320, 320) and len(src.read_all()) == len(ev)
+        assert any("no sensor size" in w for w in src.warnings)
+    for kind, message in ((bytes([0x0E, 8]), "0x0e"), (bytes([0x0C, 16]), "16 bytes")):
+        bad = tmp_path / "bad.dat"
+        bad.write_bytes(b"% Data file containing CD events.\n% Version 2\n% Width 640\n% Height 480\n"
+                        + kind + bytes(80))
+        assert message in one_line_error(bad)
 
 
 def test_hdf5_in_metavision_layout_reads_back(tmp_path):

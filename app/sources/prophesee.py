@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.sources.base import ArraySource
-from eventcore.aedat.prophesee import read_prophesee
+from app.sources.base import ArraySource, FileSource, ReaderSource
+from eventcore.aedat.prophesee import PropheseeReader, read_prophesee, sniff_path
 
 
-class PropheseeSource(ArraySource):
-    """A Prophesee recording played back from memory; ``warnings`` holds what the reader noticed."""
-
-    def __init__(self, path: str | Path, fmt: str | None = None) -> None:
-        self.path = Path(path)
-        f = read_prophesee(self.path, fmt)
-        super().__init__(f.events, f.width, f.height, name=self.path.name, camera=f.camera)
-        self.format = f.format
-        self.warnings.extend(f.warnings)
+def PropheseeSource(path: str | Path, fmt: str | None = None) -> FileSource:
+    """A Prophesee recording as a file source: EVT and DAT read in blocks (constant memory), HDF5 whole."""
+    fmt = sniff_path(Path(path), fmt)
+    if fmt != "hdf5":
+        source: FileSource = ReaderSource(PropheseeReader(path, fmt), path)
+    else:
+        f = read_prophesee(path, fmt)
+        source = ArraySource(f.events, f.width, f.height, name=Path(path).name, camera=f.camera)
+        source.warnings.extend(f.warnings)
+    source.format = fmt
+    return source
