@@ -74,6 +74,7 @@ def files(tmp_path_factory):
         "recording": write_recording(d / "bar.aedat4"),
         "idle_bar": idle_then_bar(d / "idle_bar.aedat4"),
         "dvs": write_checkpoint(d / "net.pt", tiny_config("tiny_t", (2,)), 0, "untrained (test)"),
+        "two_blocks": write_checkpoint(d / "net2.pt", tiny_config("tiny_2", (1, 2)), 1, "untrained (test)"),
         "own": own_checkpoint(d / "clap_wave.pt", ("clap", "wave")),
         "favour": own_checkpoint(d / "favour.pt", ("hand_clapping", "right_hand_wave", "left_hand_wave",
                                                      "right_arm_clockwise"), favour=TRUTH),
@@ -180,7 +181,7 @@ def test_screenshot_is_the_window_without_the_save_dialog(qtbot, window, files, 
 
 def test_teach_panel_opens_beside_the_views_without_growing_or_squeezing_them(qtbot, window, files):
     w = window
-    assert w.load_model(str(files["dvs"]), "cpu") and w.open_source(str(files["recording"])), w.message
+    assert w.load_model(str(files["two_blocks"]), "cpu") and w.open_source(str(files["recording"])), w.message
     wait_prediction(qtbot, w, timeout=60_000)
     w.teach_dock.show()
     qtbot.wait(200)
@@ -190,6 +191,12 @@ def test_teach_panel_opens_beside_the_views_without_growing_or_squeezing_them(qt
     assert w.prediction.bars_plot.height() >= 100 and w.attention.height() >= 80
     assert w.prediction.width() >= 280 and w.event_view.width() >= 300, "the views keep their room"
     assert w.teach_dock.width() <= 460
+    scroll = w.teach_dock.widget()
+    assert not scroll.horizontalScrollBar().isVisible(), "the panel fits its dock: nothing cut on the right"
+    assert w.teach_panel.width() <= scroll.viewport().width()
+    plots = [w.attention.ci.layout.itemAt(i) for i in range(w.attention.ci.layout.count())]
+    assert len(plots) == 3 and all(p.geometry().right() <= w.attention.width() for p in plots), \
+        "the caption and both gate plots stay inside the narrowed attention view"
     split = w.prediction.parentWidget().parentWidget()
     sizes = split.sizes()
     w.prediction.label.setText("a very long gesture name that would push the splitter " * 3)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QTextOption
 
 from app.gui.render import GateDeviation, nice_level
 
@@ -35,6 +37,8 @@ class AttentionView(pg.GraphicsLayoutWidget):
         self.images, self.bars, self.trackers = [], [], []
         self.caption = self.addLabel(CAPTION, row=0, col=0, colspan=max(1, len(titles)), size="8pt",
                                      color=(200, 200, 200))
+        self.caption.item.document().setDefaultTextOption(QTextOption(Qt.AlignmentFlag.AlignCenter))
+        self._fit_caption(self.width())
         for i, title in enumerate(titles):
             plot = self.addPlot(row=1, col=i, title=title)
             plot.setLabel("bottom", "channel")
@@ -51,6 +55,16 @@ class AttentionView(pg.GraphicsLayoutWidget):
             self.images.append(img)
             self.bars.append(bar)
             self.trackers.append(GateDeviation())
+
+    def _fit_caption(self, width: int) -> None:
+        """Wrap the caption to the view's width: a narrow view (Teach panel open) keeps every block in sight."""
+        if getattr(self, "caption", None) is not None:  # None until set_blocks (Qt resizes during __init__)
+            self.caption.item.setTextWidth(max(80.0, width - 30.0))
+            self.caption.updateMin()
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        self._fit_caption(self.width())
+        super().resizeEvent(ev)
 
     def show_gates(self, gates: list[np.ndarray]) -> None:
         """Draw one window's gates [T, C] (one per block) as deviations from their running means."""

@@ -364,7 +364,8 @@ class MainWindow(QMainWindow):
             sp.overlay.addItem(f"spike rate, block {i + 1}", i)
         sp.overlay.setCurrentIndex(1)  # the class evidence map is on by default
         sp.overlay.blockSignals(False)
-        self.attention.set_blocks([f"TCJA gate, block {b + 1}" for b in engine.cfg.tcja_blocks])
+        # titled "block N": the caption above them says "TCJA gate", and two titles fit a narrow view
+        self.attention.set_blocks([f"block {b + 1}" for b in engine.cfg.tcja_blocks])
         self._on_pipeline_changed()
 
     def choose_checkpoint(self) -> None:

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -175,13 +176,13 @@ class TeachPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("%v of %m takes")
         g.addWidget(self.progress)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two by two: the panel fits its dock beside the views
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.redo_button = QPushButton("Redo take")
         self.delete_button = QPushButton("Delete take")
-        for b in (self.start_button, self.pause_button, self.redo_button, self.delete_button):
-            buttons.addWidget(b)
+        for i, b in enumerate((self.start_button, self.pause_button, self.redo_button, self.delete_button)):
+            buttons.addWidget(b, i // 2, i % 2)
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(lambda: self._command("pause"))
         self.redo_button.clicked.connect(lambda: self._command("redo"))
@@ -191,8 +192,12 @@ class TeachPanel(QWidget):
         self.take_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.take_list.setMaximumHeight(120)
         g.addWidget(self.take_list)
-        mark = QHBoxLayout()
+        mark = QVBoxLayout()  # two lines: what and when
+        mark.setContentsMargins(0, 0, 0, 0)
+        what, when = QHBoxLayout(), QHBoxLayout()
         self.mark_class = QComboBox()
+        self.mark_class.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mark_class.setMinimumContentsLength(12)  # a long gesture name does not widen the panel
         self.mark_at = QDoubleSpinBox()
         self.mark_at.setRange(0.0, 1e6)
         self.mark_at.setSuffix(" s")
@@ -204,11 +209,13 @@ class TeachPanel(QWidget):
         self.playhead_button.clicked.connect(self.mark_at_playhead)
         mark_label = QLabel("on the recording:")
         mark_label.setToolTip(self.MARK_HELP)
-        mark.addWidget(mark_label)
-        mark.addWidget(self.mark_class, 1)
-        mark.addWidget(self.mark_at)
-        mark.addWidget(self.playhead_button)
-        mark.addWidget(self.mark_button)
+        what.addWidget(mark_label)
+        what.addWidget(self.mark_class, 1)
+        when.addWidget(self.mark_at, 1)
+        when.addWidget(self.playhead_button)
+        when.addWidget(self.mark_button)
+        mark.addLayout(what)
+        mark.addLayout(when)
         self.mark_box = QWidget()
         self.mark_box.setLayout(mark)
         self.mark_box.setEnabled(False)
