@@ -9,7 +9,8 @@ Run from the repository root (an hour, as the issue asks; minutes for a quick lo
                                                                # without a display), also redraws/s
 
 One line per sample: elapsed time, resident memory (MiB), windows classified and skipped in
-the interval, median and 95th-percentile latency (ms). At the end, for each quantity, the
+the interval, median and 95th-percentile latency (ms), and the machine's 1-minute load average
+(latency and skips on a shared machine follow its load, not the soak's age). At the end, for each quantity, the
 change from the first third of the run to the last third, and the verdict "grows" when it
 rose by more than the tolerance (memory 10 % and 20 MiB; latency 25 %; skipped share 5 points),
 and the memory's rise over the last two thirds of the run (the issue's limit: 10 MiB over the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -164,6 +166,7 @@ def _sample(t_s: float, lat: np.ndarray, skipped: int) -> dict:
         "skipped": int(skipped),
         "latency_p50_ms": round(float(np.median(lat)), 1) if len(lat) else float("nan"),
         "latency_p95_ms": round(float(np.percentile(lat, 95)), 1) if len(lat) else float("nan"),
+        "load_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -174,17 +177,23 @@ def _print_verdict(samples: list[dict]) -> None:
                           "anything_grows": any(x["grows"] for x in v.values())}), flush=True)
 
 
+def _qt_message(kind, context, text: str) -> None:
+    """Qt's messages to stderr, less the offscreen plugin's note repeated at every redraw of a dock."""
+    if "propagateSizeHints" not in text:
+        print(text, file=sys.stderr, flush=True)
+
+
 def soak_gui(args) -> int:
     """The same soak through the real main window; samples also count redraws per second."""
-    import os
-
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6.QtCore import qInstallMessageHandler
     from PyQt6.QtWidgets import QApplication
 
     from app.gui.main_window import MainWindow
     from app.inference import InferenceEngine
 
+    qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication([])
     win = MainWindow()
     win.resize(1280, 800)
