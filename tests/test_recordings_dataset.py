@@ -100,13 +100,24 @@ def takes_folder(tmp_path):
     return folder
 
 
-def test_recordings_folder_cuts_every_labelled_interval_of_every_format(takes_folder):
-    data = recordings.load(takes_folder)
+def test_recordings_folder_cuts_every_labelled_interval_of_every_format(takes_folder, tmp_path, monkeypatch):
+    """Each interval read by its time range (never a whole recording) into a shard read per sample."""
+    from eventcore.aedat import aedat4, prophesee
+
+    def whole(*args, **kwargs):
+        raise AssertionError("a whole recording was read")
+
+    monkeypatch.setattr(prophesee.PropheseeReader, "read_all", whole)
+    monkeypatch.setattr(aedat4.Aedat4File, "read_all", whole)
+    data = recordings.load(takes_folder, cache=tmp_path / "shards")
     assert data.sensor == (128, 128)
     groups = set(data.train.groups) | set(data.test.groups)
     assert groups == {"take0", "take1", "take2", "prophesee"} and not set(data.train.groups) & set(data.test.groups)
     assert len(data.train.events) + len(data.test.events) == 3 * 4 + 2
-    for ev, label in zip(data.train.events + data.test.events, list(data.train.labels) + list(data.test.labels)):
+    for shard, label in zip(data.train.events + data.test.events, list(data.train.labels) + list(data.test.labels)):
+        assert shard.parent.parent.parent == tmp_path / "shards"  # the dataset holds paths, not events
+        ev, shard_label, size = load_sample(shard)
+        assert (shard_label, size) == (label, (128, 128))
         assert len(ev) == 1500  # the interval's events only
         assert (ev["x"].max() < 40) if label == 0 else (ev["x"].min() >= 88)
 

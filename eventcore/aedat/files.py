@@ -1,25 +1,31 @@
-"""Read any recording the format layer knows, whole, as one event array (for datasets and takes).
+"""Any recording the format layer knows: whole, as one event array, or as a reader with range reads.
 
-Playback and long files go through the chunked readers (``Aedat4File.chunks``/``events``);
-a dataset needs each recording's labelled intervals, so it reads one recording at a time.
+Playback and long files go through the chunked readers; a dataset reads each labelled
+interval of a recording by time (:func:`open_reader`), so memory follows the interval, not
+the recording.
 
 Example::
 
     rec = read_recording("take.aedat4")   # or .aedat (2.0 / 3.1), .raw, .dat, .hdf5
     rec.events, rec.width, rec.height, rec.format
+    with open_reader("take.raw") as r:
+        r.events(1_000_000, 2_500_000)    # the events of 1-2.5 s
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 
-from eventcore.aedat.aedat2 import read_aedat2
-from eventcore.aedat.aedat3 import read_aedat3
+from eventcore.aedat.aedat2 import Aedat2Reader, read_aedat2
+from eventcore.aedat.aedat3 import Aedat3Reader, read_aedat3
 from eventcore.aedat.aedat4 import Aedat4File
 from eventcore.aedat.common import Recording
 from eventcore.aedat.detect import detect_format
-from eventcore.aedat.prophesee import read_prophesee
+from eventcore.aedat.prophesee import PropheseeReader, read_prophesee
 
 RECORDING_SUFFIXES = (".aedat4", ".aedat", ".raw", ".dat", ".hdf5", ".h5")
 
@@ -42,3 +48,50 @@ def read_recording(path: str | Path) -> Recording:
     else:
         return read_prophesee(path, fmt)
     return Recording(r.events, r.width, r.height, fmt, r.camera, r.warnings)
+
+
+class WholeReader:
+    """A recording read whole (HDF5) behind the readers' interface: ``events`` by time range, ``chunks``."""
+
+    def __init__(self, rec: Recording) -> None:
+        self._events = rec.events
+        self.width, self.height, self.format, self.camera = rec.width, rec.height, rec.format, rec.camera
+        self.warnings = rec.warnings
+        self.event_count = len(rec.events)
+        t = rec.events["timestamp"]
+        self.start_us, self.end_us = (int(t[0]), int(t[-1])) if len(t) else (0, 0)
+
+    def events(self, t0_us: int, t1_us: int) -> np.ndarray:
+        a, b = np.searchsorted(self._events["timestamp"], (t0_us, t1_us), side="left")
+        return self._events[a:b]
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        yield self._events
+
+    def read_all(self) -> np.ndarray:
+        return self._events
+
+    def close(self) -> None:
+        self._events = self._events[:0]
+
+
+@contextmanager
+def open_reader(path: str | Path) -> Iterator[Aedat4File | Aedat3Reader | Aedat2Reader | PropheseeReader | WholeReader]:
+    """A recording opened for range reads (``events(t0_us, t1_us)``, ``start_us``, ``end_us``, ``width``,
+    ``height``, ``warnings``), in bounded memory for every format but HDF5 (read whole); closed on exit."""
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt == "aedat4":
+        reader = Aedat4File(path)
+    elif fmt == "aedat3.1":
+        reader = Aedat3Reader(path)
+    elif fmt == "aedat2":
+        reader = Aedat2Reader(path)
+    elif fmt == "hdf5":
+        reader = WholeReader(read_prophesee(path, fmt))
+    else:
+        reader = PropheseeReader(path, fmt)
+    try:
+        yield reader
+    finally:
+        reader.close()

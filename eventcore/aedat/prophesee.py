@@ -226,9 +226,11 @@ class PropheseeReader:
     :meth:`chunks` streams the file a block at a time. Memory: the index (about 100 bytes a
     block) and a block's events, whatever the file's length. If time goes backwards the events
     are served sorted by time (stable), each range gathered from the blocks that overlap it.
+    ``whole=True`` keeps the events decoded while opening, for one :meth:`read_all` (one pass).
     """
 
-    def __init__(self, path: str | Path, fmt: str | None = None, block_bytes: int = _BLOCK_BYTES) -> None:
+    def __init__(self, path: str | Path, fmt: str | None = None, block_bytes: int = _BLOCK_BYTES,
+                 whole: bool = False) -> None:
         path = self.path = Path(path)
         self.name = path.name
         fmt = self.format = sniff_path(path, fmt)
@@ -268,6 +270,7 @@ class PropheseeReader:
                 self._words = np.memmap(path, dtype=self._codec().word_dtype, mode="r", offset=start, shape=(n_words,))
             except (OSError, ValueError) as err:
                 raise SourceError(f"{path}: cannot be read ({err})") from None
+        self._whole: list[np.ndarray] | None = [] if whole else None
         self._index(max(itemsize, block_bytes // itemsize * itemsize) // itemsize, size)
         if (file_size - start) % itemsize:
             self.warnings.insert(0, f"file truncated at byte {file_size}: kept {self.event_count} events "
@@ -295,6 +298,8 @@ class PropheseeReader:
             self._release(a, b)
             if not len(ev):
                 continue
+            if self._whole is not None:
+                self._whole.append(ev)
             t = ev["timestamp"]
             if self._ordered and ((last_t is not None and t[0] < last_t) or bool((t[1:] < t[:-1]).any())):
                 self._ordered = False
@@ -383,6 +388,10 @@ class PropheseeReader:
 
     def read_all(self) -> np.ndarray:
         """Every event in time order, in one array."""
+        whole, self._whole = self._whole, None
+        if whole is not None:
+            out = np.concatenate([p.view(np.uint8) for p in whole]).view(EVENT_DTYPE)
+            return out if self._ordered else out[np.argsort(out["timestamp"], kind="stable")]
         out = empty_events(self.event_count)
         i = 0
         for ev in self.chunks():
@@ -401,7 +410,7 @@ def read_prophesee(path: str | Path, fmt: str | None = None) -> Recording:
     path = Path(path)
     fmt = sniff_path(path, fmt)
     if fmt != "hdf5":
-        reader = PropheseeReader(path, fmt)
+        reader = PropheseeReader(path, fmt, whole=True)
         try:
             return Recording(reader.read_all(), reader.width, reader.height, fmt, reader.camera, reader.warnings)
         finally:

@@ -9,22 +9,32 @@ Split: the recordings listed in ``trials_to_train.txt`` / ``trials_to_test.txt``
 Gesture) when the folder has them; otherwise one recording in five (at least one) is held out
 for testing, picked with a fixed seed, so no recording gives samples to both.
 
+Memory: each labelled interval is read by its time range through the format layer's readers
+(:func:`eventcore.aedat.files.open_reader`: a block or packet at a time, never a whole
+recording) and written once to a sample shard in ``cache`` (a temporary folder, removed when
+the process exits, unless one is given); training then reads a shard per sample. What stays in
+memory is the shards' paths, whatever the recordings' length.
+
 Example::
 
     data = load("my_recordings")                  # every recording read once, checked
-    data.train, data.test, data.sensor            # (events, label, recording) lists, (W, H)
+    data.train, data.test, data.sensor            # (shard paths, labels, recordings), (W, H)
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from eventcore.aedat.files import RECORDING_SUFFIXES, read_recording
+from eventcore.aedat.files import RECORDING_SUFFIXES, open_reader
 from eventcore.errors import SourceError
 from eventcore.labels import LabelTimeline, labels_beside
+from model.datasets.shards import save_sample
 
 TEST_SHARE = 0.2
 SPLIT_FILES = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}
@@ -32,9 +42,9 @@ SPLIT_FILES = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}
 
 @dataclass
 class Samples:
-    """The labelled intervals of one split: event arrays, 0-based labels, and the recording of each."""
+    """The labelled intervals of one split: sample shards (read per sample), 0-based labels, the recording of each."""
 
-    events: list[np.ndarray]
+    events: list[Path]
     labels: np.ndarray
     groups: list[str]
 
@@ -80,32 +90,46 @@ def split(folder: Path, recordings: list[Path], seed: int = 0) -> dict[str, list
             "test": [p for i, p in enumerate(recordings) if i in test]}
 
 
-def cut(path: Path) -> tuple[list[np.ndarray], list[int], tuple[int, int]]:
-    """The labelled intervals of one recording (event arrays, labels) and its sensor size."""
+def cut(path: Path, out: Path) -> tuple[list[Path], list[int], tuple[int, int]]:
+    """The labelled intervals of one recording, each read by its time range and written to a shard
+    ``out``/NAME_K.npz (the shards, their labels) and the recording's sensor size."""
     timeline = LabelTimeline.from_csv(labels_beside(path))
-    rec = read_recording(path)
-    t = rec.events["timestamp"]
-    parts, labels = [], []
-    for start, end, label in zip(timeline.start_us.tolist(), timeline.end_us.tolist(), timeline.label.tolist()):
-        a, b = np.searchsorted(t, [start, end], side="left")
-        if b > a:
-            parts.append(rec.events[a:b].copy())
-            labels.append(int(label))
-    if not parts:
-        raise SourceError(f"{path}: none of its labelled intervals holds events (do the label times match the "
-                          f"recording's, {int(t[0]) if len(t) else 0}-{int(t[-1]) if len(t) else 0} us?)")
-    return parts, labels, (rec.width, rec.height)
+    shards, labels = [], []
+    with open_reader(path) as reader:
+        size = (int(reader.width), int(reader.height))
+        for start, end, label in zip(timeline.start_us.tolist(), timeline.end_us.tolist(), timeline.label.tolist()):
+            events = reader.events(int(start), int(end))
+            if len(events):
+                shard = out / f"{path.stem}_{len(shards)}.npz"
+                save_sample(shard, events, int(label), *size)
+                shards.append(shard)
+                labels.append(int(label))
+        if not shards:
+            raise SourceError(f"{path}: none of its labelled intervals holds events (do the label times match the "
+                              f"recording's, {reader.start_us}-{reader.end_us} us?)")
+    return shards, labels, size
 
 
-def load(folder: str | Path, seed: int = 0) -> RecordingSet:
-    """Read and cut every labelled recording of ``folder``; SourceError naming the first bad one."""
+def _temporary_cache() -> Path:
+    """A folder for the shards, removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="recordings-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def load(folder: str | Path, seed: int = 0, cache: str | Path | None = None) -> RecordingSet:
+    """Read and cut every labelled recording of ``folder`` into shards in ``cache``; SourceError naming the
+    first bad one."""
     folder = Path(folder)
     splits = split(folder, find_recordings(folder), seed)
+    cache = Path(cache) if cache is not None else _temporary_cache()
     out, sensor = {}, None
     for name, paths in splits.items():
         events, labels, groups = [], [], []
-        for p in paths:
-            parts, lab, size = cut(p)
+        (cache / name).mkdir(parents=True, exist_ok=True)
+        for k, p in enumerate(paths):
+            (cache / name / str(k)).mkdir(exist_ok=True)
+            parts, lab, size = cut(p, cache / name / str(k))
             if sensor is None:
                 sensor = size
             elif size != sensor:
