@@ -3,7 +3,8 @@
 The corpus is generated at test time from small generated recordings (never stored) by
 ``benchmarks.fuzz`` and read in worker processes under a memory limit, so even a native
 crash would be one finding here rather than the end of the test run. The readers are pure
-Python/numpy (plus the LZ4 and zstd libraries), so the hypothesis tests run in process.
+Python/numpy (plus the LZ4 and zstd libraries), so the hypothesis tests run in process; the
+Prophesee word codecs are fed any bytes cut anywhere, and the reader any file body.
 The long-running mode (hours) is ``python -m benchmarks.fuzz --hours N``.
 """
 
@@ -26,6 +27,7 @@ from app.sources.recorder import write_aedat4
 from benchmarks.fuzz import make_corpus, run_corpus, summarise
 from eventcore.aedat.aedat2 import read_aedat2
 from eventcore.aedat.aedat3 import read_aedat3
+from eventcore.aedat.evt import codec_for
 from eventcore.errors import SourceError
 from eventcore.events import make_events
 from tests.writers import AEDAT3_HEADER as _AEDAT3_HEADER
@@ -132,6 +134,34 @@ def test_aedat3_records_with_any_values(events):
     got = _check(_file(data, ".aedat"))
     if got is not None and len(ev):
         assert len(got) == len(ev)
+
+
+PROPHESEE_HEADERS = {
+    "evt3.0": b"% evt 3.0\n% format EVT3;width=640;height=480\n% end\n",
+    "evt2.0": b"% evt 2.0\n% format EVT2;width=640;height=480\n% end\n",
+    "dat": b"% Data file containing CD events.\n% Version 2\n% Width 640\n% Height 480\n\x0c\x08",
+}
+
+
+@FUZZ
+@given(fmt=st.sampled_from(sorted(PROPHESEE_HEADERS)), body=st.binary(max_size=3000),
+       cuts=st.lists(st.integers(0, 3000), max_size=12))
+def test_prophesee_codecs_any_bytes_cut_anywhere(fmt, body, cuts):
+    """Any bytes, fed in pieces cut anywhere (through words too): exactly the events of one decode."""
+    whole_codec = codec_for(fmt, 640, 480)
+    size = whole_codec.word_dtype.itemsize
+    whole = whole_codec.decode(np.frombuffer(body, whole_codec.word_dtype, len(body) // size))
+    codec = codec_for(fmt, 640, 480)
+    pieces = np.split(np.frombuffer(body, np.uint8), sorted(c for c in cuts if c <= len(body)))
+    got = [codec.feed(p.tobytes()) for p in pieces]
+    assert np.array_equal(np.concatenate(got) if got else whole[:0], whole)
+    assert whole_codec.state == codec.state
+
+
+@FUZZ
+@given(fmt=st.sampled_from(sorted(PROPHESEE_HEADERS)), body=st.binary(max_size=3000))
+def test_prophesee_any_body(fmt, body):
+    _check(_file(PROPHESEE_HEADERS[fmt] + body, ".dat" if fmt == "dat" else ".raw"))
 
 
 def test_readers_directly_reject_other_formats_cleanly(tmp_path):

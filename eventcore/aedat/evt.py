@@ -135,35 +135,41 @@ class Evt3Codec(WordCodec):
         base_at = bases[_counts(is_th[ts])]
         times = np.concatenate([[time], np.where(is_th[ts], base_at, base_at + val[ts])])
 
-        # y, and the vector x (set by VECT_BASE_X, advanced by each vector) and polarity
-        is_y = typ == _ADDR_Y
-        ys = np.concatenate([[y0], val[is_y] & 0x7FF])
-        is_bx = typ == _VECT_BASE_X
-        ib = np.flatnonzero(is_bx)
-        step = np.where(typ == _VECT_12, 12, np.where(typ == _VECT_8, 8, 0)).astype(np.int64)
-        advanced = np.cumsum(step) - step  # x advance of the vectors before each word
+        # each event word's time and y; vectors: their x (set by VECT_BASE_X, advanced by each
+        # vector) and polarity
+        iy = np.flatnonzero(typ == _ADDR_Y)
+        ys = np.concatenate([[y0], val[iy] & 0x7FF])
+        ib = np.flatnonzero(typ == _VECT_BASE_X)
         bxs = np.concatenate([[bx0], val[ib] & 0x7FF]).astype(np.int64)
-        bx_from = np.concatenate([[0], advanced[ib]])
         pols = np.concatenate([[vpol0], (val[ib] >> 11) & 1])
-
-        # events: one per ADDR_X, one per set bit of a vector (in word order, then bit order)
         e = np.flatnonzero((typ == _ADDR_X) | (typ == _VECT_12) | (typ == _VECT_8))
         et, ev = typ[e], val[e]
-        single = et == _ADDR_X
-        mask = np.where(single, 1, np.where(et == _VECT_12, ev, ev & 0xFF))
-        kb = _counts(is_bx)[e]
-        x0 = np.where(single, ev & 0x7FF, bxs[kb] + advanced[e] - bx_from[kb])
-        pol = np.where(single, (ev >> 11) & 1, pols[kb])
-        rows, bits = np.nonzero((mask[:, None] >> _BITS) & 1)
-        t = times[_counts(is_time)[e]][rows]
-        x = x0[rows] + bits
-        y = ys[_counts(is_y)[e]][rows]
+        t = times[np.cumsum(is_time, dtype=np.int32)[e]]
+        y = ys[np.cumsum(typ == _ADDR_Y, dtype=np.int32)[e]]
+        x = (ev & 0x7FF).astype(np.int64)
+        pol = (ev >> 11) & 1
+        iv = np.flatnonzero(et != _ADDR_X)
+        vw = e[iv]
+        step = np.where(et[iv] == _VECT_12, 12, 8)
+        advanced = np.concatenate([[0], np.cumsum(step)])  # x advance of the vectors before each
+        bx_from = advanced[np.searchsorted(vw, ib)]
+        bx_from = np.concatenate([[0], bx_from])
+        if len(iv):  # one event per set bit of a vector (in word order, then bit order)
+            kb = np.searchsorted(ib, vw)
+            mask = np.where(et[iv] == _VECT_12, ev[iv], ev[iv] & 0xFF)
+            vrows, bits = np.nonzero((mask[:, None] >> _BITS) & 1)
+            counts = np.ones(len(e), np.int64)
+            counts[iv] = np.bincount(vrows, minlength=len(iv))
+            rows = np.repeat(np.arange(len(e)), counts)
+            out_vec = np.flatnonzero(et[rows] != _ADDR_X)
+            t, y, x, pol = t[rows], y[rows], x[rows], pol[rows]
+            x[out_vec] = (bxs[kb] + advanced[:-1] - bx_from[kb])[vrows] + bits
+            pol[out_vec] = pols[kb][vrows]
 
-        total = int(step.sum())
         self.state = (started, int(bases[-1]), int(times[-1]), int(loop_n[-1]) if len(high) else loops,
                       int(high[-1]) if len(high) else prev_high, int(ys[-1]),
-                      int(bxs[-1] + total - bx_from[-1]), int(pols[-1]))
-        return t, x, y, pol[rows]
+                      int(bxs[-1] + advanced[-1] - bx_from[-1]), int(pols[-1]))
+        return t, x, y, pol
 
 
 class Evt2Codec(WordCodec):
