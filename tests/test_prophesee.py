@@ -247,6 +247,52 @@ def test_hdf5_in_metavision_layout_reads_back(tmp_path):
         open_file(tmp_path / "other.h5")
 
 
+def test_hdf5_read_in_blocks_of_rows(tmp_path):
+    """HDF5 through range reads of any block size: the whole table; no geometry: the smallest sensor
+    holding the events; rows outside the geometry dropped, said in a warning."""
+    h5py = pytest.importorskip("h5py")
+    ev = random_events(5_000, 640, 480, seed=6)
+    table = np.zeros(len(ev), dtype=[("x", "<u2"), ("y", "<u2"), ("p", "<i2"), ("t", "<i8")])
+    table["x"], table["y"], table["p"], table["t"] = ev["x"], ev["y"], ev["on"], ev["t"]
+    path = tmp_path / "rec.hdf5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("CD/events", data=table, chunks=(512,))
+    rng = np.random.default_rng(2)
+    for rows in (333, 4096, 1 << 18):
+        r = prophesee.Hdf5Reader(path, block_rows=rows)
+        assert (r.width, r.height, r.event_count) == (640, 480, len(ev))
+        assert any("no geometry" in w for w in r.warnings)
+        assert_events_equal(r.read_all(), ev)
+        for t0, t1 in np.sort(rng.integers(r.start_us, r.end_us, (10, 2)), axis=1):
+            assert_events_equal(r.events(int(t0), int(t1)), ev[(ev["t"] >= t0) & (ev["t"] < t1)])
+        r.close()
+    with h5py.File(path, "a") as f:
+        f.attrs["geometry"] = "320x320"
+    r = prophesee.Hdf5Reader(path, block_rows=1000)
+    inside = (ev["x"] < 320) & (ev["y"] < 320)
+    assert_events_equal(r.read_all(), ev[inside])
+    assert any(f"{int((~inside).sum())} events outside the 320x320" in w for w in r.warnings)
+
+
+def test_playback_and_inspect_read_blocks_never_the_whole_file(tmp_path, monkeypatch):
+    """open_file plays a Prophesee file through range reads and inspect counts it chunk by chunk."""
+    ev = random_events(60_000, 640, 480, seed=8)
+    path = write(tmp_path / "rec.raw", ev, (640, 480), "evt3")
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the whole file was read")
+
+    monkeypatch.setattr(PropheseeReader, "read_all", whole)
+    with open_file(path) as src:
+        assert len(list(src.chunks())) > 1  # a file of several blocks
+        got = [np.ascontiguousarray(b).view(np.uint8) for b in src.batches()]
+        assert_events_equal(np.concatenate(got).view(EVENT_DTYPE), ev)
+        src.seek(int(ev["t"][30_000]))
+        first = next(src.batches())
+        assert first["timestamp"][0] == ev["t"][30_000]
+    assert main(["inspect", str(path)]) == 0
+
+
 def test_cli_inspect_reads_prophesee(tmp_path, capsys):
     ev = random_events(5_000, 640, 480)
     path = write(tmp_path / "rec.raw", ev, (640, 480), "evt3")

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.sources.base import ArraySource, FileSource, ReaderSource
-from eventcore.aedat.prophesee import PropheseeReader, read_prophesee, sniff_path
+from app.sources.base import ReaderSource
+from eventcore.aedat.prophesee import Hdf5Reader, PropheseeReader, sniff_path
 
 
-def PropheseeSource(path: str | Path, fmt: str | None = None) -> FileSource:
-    """A Prophesee recording as a file source: EVT and DAT read in blocks (constant memory), HDF5 whole."""
-    fmt = sniff_path(Path(path), fmt)
-    if fmt != "hdf5":
-        source: FileSource = ReaderSource(PropheseeReader(path, fmt), path)
-    else:
-        f = read_prophesee(path, fmt)
-        source = ArraySource(f.events, f.width, f.height, name=Path(path).name, camera=f.camera)
-        source.warnings.extend(f.warnings)
-    source.format = fmt
-    return source
+class PropheseeSource(ReaderSource):
+    """A Prophesee recording read a block at a time (constant memory), with the playback of :class:`FileSource`."""
+
+    def __init__(self, path: str | Path, fmt: str | None = None) -> None:
+        fmt = sniff_path(Path(path), fmt)
+        super().__init__(Hdf5Reader(path) if fmt == "hdf5" else PropheseeReader(path, fmt), path)
+        self.format = fmt

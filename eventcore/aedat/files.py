@@ -18,14 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 from eventcore.aedat.aedat2 import Aedat2Reader, read_aedat2
 from eventcore.aedat.aedat3 import Aedat3Reader, read_aedat3
 from eventcore.aedat.aedat4 import Aedat4File
 from eventcore.aedat.common import Recording
 from eventcore.aedat.detect import detect_format
-from eventcore.aedat.prophesee import PropheseeReader, read_prophesee
+from eventcore.aedat.prophesee import Hdf5Reader, PropheseeReader, read_prophesee
 
 RECORDING_SUFFIXES = (".aedat4", ".aedat", ".raw", ".dat", ".hdf5", ".h5")
 
@@ -50,35 +48,10 @@ def read_recording(path: str | Path) -> Recording:
     return Recording(r.events, r.width, r.height, fmt, r.camera, r.warnings)
 
 
-class WholeReader:
-    """A recording read whole (HDF5) behind the readers' interface: ``events`` by time range, ``chunks``."""
-
-    def __init__(self, rec: Recording) -> None:
-        self._events = rec.events
-        self.width, self.height, self.format, self.camera = rec.width, rec.height, rec.format, rec.camera
-        self.warnings = rec.warnings
-        self.event_count = len(rec.events)
-        t = rec.events["timestamp"]
-        self.start_us, self.end_us = (int(t[0]), int(t[-1])) if len(t) else (0, 0)
-
-    def events(self, t0_us: int, t1_us: int) -> np.ndarray:
-        a, b = np.searchsorted(self._events["timestamp"], (t0_us, t1_us), side="left")
-        return self._events[a:b]
-
-    def chunks(self) -> Iterator[np.ndarray]:
-        yield self._events
-
-    def read_all(self) -> np.ndarray:
-        return self._events
-
-    def close(self) -> None:
-        self._events = self._events[:0]
-
-
 @contextmanager
-def open_reader(path: str | Path) -> Iterator[Aedat4File | Aedat3Reader | Aedat2Reader | PropheseeReader | WholeReader]:
+def open_reader(path: str | Path) -> Iterator[Aedat4File | Aedat3Reader | Aedat2Reader | PropheseeReader | Hdf5Reader]:
     """A recording opened for range reads (``events(t0_us, t1_us)``, ``start_us``, ``end_us``, ``width``,
-    ``height``, ``warnings``), in bounded memory for every format but HDF5 (read whole); closed on exit."""
+    ``height``, ``warnings``) in bounded memory, whatever its format; closed on exit."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "aedat4":
@@ -88,7 +61,7 @@ def open_reader(path: str | Path) -> Iterator[Aedat4File | Aedat3Reader | Aedat2
     elif fmt == "aedat2":
         reader = Aedat2Reader(path)
     elif fmt == "hdf5":
-        reader = WholeReader(read_prophesee(path, fmt))
+        reader = Hdf5Reader(path)
     else:
         reader = PropheseeReader(path, fmt)
     try:
