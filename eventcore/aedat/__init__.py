@@ -3,9 +3,10 @@
 - ``aedat4``: the AEDAT4 container (reader with random access by time, writer) and the DV
   network stream's incremental decoder, one bounded packet codec for both;
 - ``aedat3`` / ``aedat2``: AEDAT 3.1 (DVS128 Gesture) and 2.0 (jAER), whole or in chunks;
-- ``prophesee``: EVT 2.0 / 3.0 ``.raw``, DAT and HDF5 (faery, evt3, h5py);
+- ``prophesee``: EVT 2.0 / 3.0 ``.raw``, DAT and HDF5, in blocks indexed by time (``evt``: the
+  numpy EVT 2.0 / 3.0 / DAT codecs, their state carried across any cut; h5py for HDF5);
 - ``detect``: which format a file is, from its first bytes; ``files``: any recording, whole
-  (for datasets and takes); ``common``: the checks they share.
+  or opened for range reads (for datasets and takes); ``common``: the checks they share.
 
 Every reader checks what a file declares before using it and fails with one
 :class:`eventcore.errors.SourceError` line naming the file. ``app/`` imports no codec

@@ -137,23 +137,22 @@ class Evt3Codec(WordCodec):
 
         # each event word's time and y; vectors: their x (set by VECT_BASE_X, advanced by each
         # vector) and polarity
-        iy = np.flatnonzero(typ == _ADDR_Y)
-        ys = np.concatenate([[y0], val[iy] & 0x7FF])
+        is_y = typ == _ADDR_Y
+        ys = np.concatenate([[y0], val[is_y] & 0x7FF])
         ib = np.flatnonzero(typ == _VECT_BASE_X)
         bxs = np.concatenate([[bx0], val[ib] & 0x7FF]).astype(np.int64)
         pols = np.concatenate([[vpol0], (val[ib] >> 11) & 1])
         e = np.flatnonzero((typ == _ADDR_X) | (typ == _VECT_12) | (typ == _VECT_8))
         et, ev = typ[e], val[e]
         t = times[np.cumsum(is_time, dtype=np.int32)[e]]
-        y = ys[np.cumsum(typ == _ADDR_Y, dtype=np.int32)[e]]
+        y = ys[np.cumsum(is_y, dtype=np.int32)[e]]
         x = (ev & 0x7FF).astype(np.int64)
         pol = (ev >> 11) & 1
         iv = np.flatnonzero(et != _ADDR_X)
         vw = e[iv]
         step = np.where(et[iv] == _VECT_12, 12, 8)
         advanced = np.concatenate([[0], np.cumsum(step)])  # x advance of the vectors before each
-        bx_from = advanced[np.searchsorted(vw, ib)]
-        bx_from = np.concatenate([[0], bx_from])
+        bx_from = np.concatenate([[0], advanced[np.searchsorted(vw, ib)]])  # the advance at each VECT_BASE_X
         if len(iv):  # one event per set bit of a vector (in word order, then bit order)
             kb = np.searchsorted(ib, vw)
             mask = np.where(et[iv] == _VECT_12, ev[iv], ev[iv] & 0xFF)
