@@ -212,8 +212,9 @@ def test_time_going_backwards_is_served_sorted(tmp_path):
 
 
 def test_header_without_size_and_foreign_dat_events(tmp_path):
-    """No size in the header: the smallest known sensor holding the events, said in a warning; a DAT of
-    trigger events, or of another event size, is refused in one line."""
+    """No size in the header: the smallest known sensor holding the events, said in a warning; events
+    outside the header's size dropped and counted; a DAT of trigger events, or of another event size,
+    is refused in one line."""
     ev = random_events(3_000, 300, 200)
     data = write(tmp_path / "rec.raw", ev, (640, 480), "evt3").read_bytes()
     _, offset = prophesee.read_header(tmp_path / "rec.raw")
@@ -222,6 +223,13 @@ def test_header_without_size_and_foreign_dat_events(tmp_path):
     with open_file(path) as src:
         assert (src.width, src.height) == (320, 320) and len(src.read_all()) == len(ev)
         assert any("no sensor size" in w for w in src.warnings)
+    small = tmp_path / "small.raw"
+    t0 = prophesee._header_value(prophesee.read_header(tmp_path / "rec.raw")[0], "t0")
+    small.write_bytes(f"% evt 3.0\n% format EVT3;width=160;height=120\n% t0 {t0}\n% end\n".encode() + data[offset:])
+    inside = (ev["x"] < 160) & (ev["y"] < 120)
+    with open_file(small) as src:
+        assert_events_equal(src.read_all(), ev[inside])
+        assert f"{int((~inside).sum())} events outside the 160x120 sensor dropped" in src.warnings
     for kind, message in ((bytes([0x0E, 8]), "0x0e"), (bytes([0x0C, 16]), "16 bytes")):
         bad = tmp_path / "bad.dat"
         bad.write_bytes(b"% Data file containing CD events.\n% Version 2\n% Width 640\n% Height 480\n"
