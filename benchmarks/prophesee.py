@@ -3,8 +3,9 @@
     python -m benchmarks.prophesee [--events 5000000]
 
 Writes EVT 2.0, EVT 3.0 and DAT files of random 1280x720 events with faery, then reads each
-with every library that decodes it (best of 3) and through the app's reader; every decoder's
-output is checked equal to the events written first.
+with every library that decodes it (best of 3) and through the app's readers (the format
+layer's numpy codecs: whole, and a block at a time as playback, inspect and classify --whole
+read); every decoder's output is checked equal to the events written first.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def main() -> None:
     import evt3
     import faery
 
-    from eventcore.aedat.prophesee import read_prophesee
+    from eventcore.aedat.prophesee import PropheseeReader, read_prophesee
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=5_000_000)
@@ -52,6 +53,7 @@ def main() -> None:
             if version == "evt3":
                 readers["evt3"] = lambda: evt3.decode_file(str(path))
             readers["app (read_prophesee)"] = lambda: read_prophesee(path).events
+            readers["app in blocks (open + chunks)"] = lambda: np.concatenate(list(PropheseeReader(path).chunks()))
             for name, fn in readers.items():
                 out = fn()
                 if name == "evt3":
