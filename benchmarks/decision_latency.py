@@ -3,7 +3,7 @@
 Simulated held-out sessions (``model.simulator.sequence``; seeds 24,000,000 and up, never
 used in training: training and test samples use seeds derived by ``SeedSequence`` from 0 and
 1,000,003, the realism splits from 7,000,001 and 9,000,011, the held-gesture benchmark
-4,242-6,252): one subject a session walks into an empty room and performs gestures of 1-6 s
+4,242-6,252, the onset training clips of ``model.simulator.onsets`` 31,000,000 and up): one subject a session walks into an empty room and performs gestures of 1-6 s
 with idle gaps of 0.5-4 s (standing still, or walking out of view and back), played through
 the app's pipeline. Printed per class and overall: the median and 90th percentile of the
 time from a gesture's start to its first correct decision (event time of the deciding
@@ -32,6 +32,7 @@ from eventcore.decision import DECISION, DecisionSettings, DecisionSmoother
 from eventcore.labels import CLASS_NAMES, LabelTimeline
 
 SEED0 = 24_000_000
+SPLITS = {"test": SEED0, "val": 25_000_000}  # val: the sessions the rule is picked on; test: the ones reported
 PROBE_FRACTIONS = (0.25, 0.5, 1.0)  # window lengths the cached rates cover (fractions of the model's window)
 PROBE_HOP_US = 50_000
 SPAN_US = 1_000_000  # a window "wholly inside" a gap or a gesture: its last second is
@@ -235,11 +236,13 @@ def _prepare(job: tuple[str, int, list[int], str | None, int]) -> tuple[int, int
     return seed, len(s.events), len(r.t_end)
 
 
-def prepare(model: str, n_gestures: int, cache: Path | None, workers: int, hop_us: int = PROBE_HOP_US) -> None:
+def prepare(model: str, n_gestures: int, cache: Path | None, workers: int, hop_us: int = PROBE_HOP_US,
+            seed0: int = SEED0) -> None:
     """Simulate the sessions and compute their rates, ``workers`` sessions at a time (cached)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    jobs = [(model, seed, classes, None if cache is None else str(cache), hop_us) for seed, classes in plan(n_gestures)]
+    jobs = [(model, seed, classes, None if cache is None else str(cache), hop_us)
+            for seed, classes in plan(n_gestures, seed0=seed0)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
         for seed, n, hops in pool.map(_prepare, jobs):
@@ -361,14 +364,14 @@ def card_body(model: str, m: dict, sessions: int, cost: dict | None) -> str:
     return text
 
 
-def load(model: str, n_gestures: int, cache: Path,
-         hop_us: int = PROBE_HOP_US) -> tuple[list[tuple[Session, Rates]], int]:
+def load(model: str, n_gestures: int, cache: Path, hop_us: int = PROBE_HOP_US,
+         seed0: int = SEED0) -> tuple[list[tuple[Session, Rates]], int]:
     """Every session with its probe rates (from the cache), and the model's own hop (us)."""
     from app.inference import InferenceEngine
 
     engine = InferenceEngine.from_checkpoint(model, device="cpu")
     data = [(s := session(seed, classes, cache), cached_rates(model, engine, s, cache, hop_us))
-            for seed, classes in plan(n_gestures)]
+            for seed, classes in plan(n_gestures, seed0=seed0)]
     return data, engine.hop_us
 
 
@@ -379,6 +382,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gestures", type=int, default=66, help="gestures in all (3 a session)")
     ap.add_argument("--workers", type=int, default=2, help="sessions simulated and classified at once")
     ap.add_argument("--candidates", action="store_true", help="also replay the candidate rules")
+    ap.add_argument("--split", choices=sorted(SPLITS), default="test",
+                    help="sessions: test (reported, seeds 24,000,000 and up) or val (for picking a rule, 25,000,000 and up)")
     ap.add_argument("--probe-hop-ms", type=float, default=PROBE_HOP_US / 1000,
                     help="hop of the cached rates (50: every candidate; 100: the rule's hop, half the time)")
     ap.add_argument("--no-cost", action="store_true", help="skip the per-hop cost measurement")
@@ -397,8 +402,8 @@ def main(argv: list[str] | None = None) -> None:
         report = {}
         for model in models:
             probe_hop = round(args.probe_hop_ms * 1000)
-            prepare(model, args.gestures, cache, args.workers, probe_hop)
-            data, hop = load(model, args.gestures, cache, probe_hop)
+            prepare(model, args.gestures, cache, args.workers, probe_hop, SPLITS[args.split])
+            data, hop = load(model, args.gestures, cache, probe_hop, SPLITS[args.split])
             m = evaluate(data, DECISION, hop)
             seeds = [s.seed for s, _ in data]
             print(f"\n## {model}: {m['overall']['gestures']} gestures in {len(data)} sessions (seeds {seeds[0]}-"
