@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QTextOption
 
+import app.gui.qimage_leak  # noqa: F401 (every image this view draws goes through it)
 from app.gui.render import GateDeviation, nice_level
 
 GATE_CMAP = pg.colormap.get("CET-D1")  # blue - grey - red, diverging about zero

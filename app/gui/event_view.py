@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, pyqtSignal
 from PyQt6.QtWidgets import QSizePolicy
 
+import app.gui.qimage_leak  # noqa: F401 (every image this view draws goes through it)
 from app.gui.render import BACKGROUND, OFF_COLOUR, ON_COLOUR, OVERLAY_CMAP, nice_level, overlay_lut
 
 _OVERLAY_LUT = overlay_lut()

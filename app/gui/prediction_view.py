@@ -23,6 +23,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+import app.gui.qimage_leak  # noqa: F401 (every image this view draws goes through it)
 from app.gui.render import NO_GESTURE_COLOUR, UNLABELLED_COLOUR, class_colours
 from eventcore.labels import CLASS_NAMES
 
