@@ -237,15 +237,23 @@ def test_header_without_size_and_foreign_dat_events(tmp_path):
         assert message in one_line_error(bad)
 
 
+def write_metavision_hdf5(path, ev, geometry: str | None = None, **dataset_options) -> None:
+    """``ev`` as Metavision's ``CD/events`` table (x, y, p, t), with a ``geometry`` attribute if given."""
+    import h5py
+
+    table = np.zeros(len(ev), dtype=[("x", "<u2"), ("y", "<u2"), ("p", "<i2"), ("t", "<i8")])
+    table["x"], table["y"], table["p"], table["t"] = ev["x"], ev["y"], ev["on"], ev["t"]
+    with h5py.File(path, "w") as f:
+        if geometry:
+            f.attrs["geometry"] = geometry
+        f.create_dataset("CD/events", data=table, **dataset_options)
+
+
 def test_hdf5_in_metavision_layout_reads_back(tmp_path):
     h5py = pytest.importorskip("h5py")
     ev = random_events(10_000, 1280, 720, seed=1)
-    table = np.zeros(len(ev), dtype=[("x", "<u2"), ("y", "<u2"), ("p", "<i2"), ("t", "<i8")])
-    table["x"], table["y"], table["p"], table["t"] = ev["x"], ev["y"], ev["on"], ev["t"]
     path = tmp_path / "rec.hdf5"
-    with h5py.File(path, "w") as f:
-        f.attrs["geometry"] = "1280x720"
-        f.create_dataset("CD/events", data=table, compression="gzip")
+    write_metavision_hdf5(path, ev, "1280x720", compression="gzip")
     with open_file(path) as src:
         assert (src.format, src.width, src.height) == ("hdf5", 1280, 720)
         assert_events_equal(src.read_all(), ev)
@@ -260,11 +268,8 @@ def test_hdf5_read_in_blocks_of_rows(tmp_path):
     holding the events; rows outside the geometry dropped, said in a warning."""
     h5py = pytest.importorskip("h5py")
     ev = random_events(5_000, 640, 480, seed=6)
-    table = np.zeros(len(ev), dtype=[("x", "<u2"), ("y", "<u2"), ("p", "<i2"), ("t", "<i8")])
-    table["x"], table["y"], table["p"], table["t"] = ev["x"], ev["y"], ev["on"], ev["t"]
     path = tmp_path / "rec.hdf5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset("CD/events", data=table, chunks=(512,))
+    write_metavision_hdf5(path, ev, chunks=(512,))
     rng = np.random.default_rng(2)
     for rows in (333, 4096, 1 << 18):
         r = prophesee.Hdf5Reader(path, block_rows=rows)
