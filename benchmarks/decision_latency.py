@@ -68,10 +68,9 @@ def cache_root() -> Path:
 
 def plan(n_gestures: int, per_session: int = PER_SESSION, seed0: int = SEED0) -> list[tuple[int, list[int]]]:
     """(seed, classes) of each session: every class equally often, in a shuffled order."""
-    rng = np.random.default_rng(seed0)
-    k = len(CLASS_NAMES)
-    order = np.concatenate([rng.permutation(k) for _ in range(-(-n_gestures // k))])[:n_gestures]
-    return [(seed0 + i, order[j:j + per_session].tolist()) for i, j in enumerate(range(0, n_gestures, per_session))]
+    from model.simulator.sequence import plan_sessions
+
+    return plan_sessions(n_gestures, per_session, seed0)
 
 
 def session(seed: int, classes: list[int], cache: Path | None) -> Session:

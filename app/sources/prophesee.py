@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.sources.base import ReaderSource
-from eventcore.aedat.prophesee import Hdf5Reader, PropheseeReader, sniff_path
+from eventcore.aedat.prophesee import open_prophesee
 
 
 class PropheseeSource(ReaderSource):
     """A Prophesee recording read a block at a time (constant memory), with the playback of :class:`FileSource`."""
 
     def __init__(self, path: str | Path, fmt: str | None = None) -> None:
-        fmt = sniff_path(Path(path), fmt)
-        super().__init__(Hdf5Reader(path) if fmt == "hdf5" else PropheseeReader(path, fmt), path)
-        self.format = fmt
+        reader = open_prophesee(path, fmt)
+        super().__init__(reader, path)
+        self.format = reader.format

@@ -23,7 +23,7 @@ from eventcore.aedat.aedat3 import Aedat3Reader, read_aedat3
 from eventcore.aedat.aedat4 import Aedat4File
 from eventcore.aedat.common import Recording
 from eventcore.aedat.detect import detect_format
-from eventcore.aedat.prophesee import Hdf5Reader, PropheseeReader, read_prophesee
+from eventcore.aedat.prophesee import Hdf5Reader, PropheseeReader, open_prophesee, read_prophesee
 
 RECORDING_SUFFIXES = (".aedat4", ".aedat", ".raw", ".dat", ".hdf5", ".h5")
 
@@ -60,10 +60,8 @@ def open_reader(path: str | Path) -> Iterator[Aedat4File | Aedat3Reader | Aedat2
         reader = Aedat3Reader(path)
     elif fmt == "aedat2":
         reader = Aedat2Reader(path)
-    elif fmt == "hdf5":
-        reader = Hdf5Reader(path)
     else:
-        reader = PropheseeReader(path, fmt)
+        reader = open_prophesee(path, fmt)
     try:
         yield reader
     finally:

@@ -517,12 +517,19 @@ class Hdf5Reader(_BlockReader):
         self._cache = None
 
 
-def read_prophesee(path: str | Path, fmt: str | None = None) -> Recording:
-    """Decode a whole Prophesee recording; SourceError (one line naming the file) when it cannot."""
+def open_prophesee(path: str | Path, fmt: str | None = None, whole: bool = False) -> PropheseeReader | Hdf5Reader:
+    """The block reader of a Prophesee recording of any format (``fmt`` sniffed when None); ``whole``:
+    an EVT or DAT file about to be read through once (see :class:`PropheseeReader`)."""
     path = Path(path)
     fmt = sniff_path(path, fmt)
-    reader = Hdf5Reader(path) if fmt == "hdf5" else PropheseeReader(path, fmt, whole=True)
+    return Hdf5Reader(path) if fmt == "hdf5" else PropheseeReader(path, fmt, whole=whole)
+
+
+def read_prophesee(path: str | Path, fmt: str | None = None) -> Recording:
+    """Decode a whole Prophesee recording; SourceError (one line naming the file) when it cannot."""
+    reader = open_prophesee(path, fmt, whole=True)
     try:
-        return Recording(reader.read_all(), reader.width, reader.height, fmt, reader.camera, reader.warnings)
+        return Recording(reader.read_all(), reader.width, reader.height, reader.format, reader.camera,
+                         reader.warnings)
     finally:
         reader.close()

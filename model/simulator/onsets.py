@@ -27,8 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from eventcore.labels import CLASS_NAMES
-
 SEED0 = 31_000_000
 PRE_S = 1.2  # idle scene kept before a gesture's start (a whole live window, with room for tempo changes)
 POST_S = 1.1  # gesture kept after its start: training windows end up to here
@@ -67,12 +65,11 @@ def _write(job: tuple[Path, int, list[int]]) -> int:
 
 def write_clips(out: str | Path, sessions: int, seed0: int = SEED0, workers: int = 1) -> int:
     """Write the clips of ``sessions`` sessions (every class equally often) to ``out/train``; returns how many."""
+    from model.simulator.sequence import plan_sessions
+
     folder = Path(out) / "train"
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed0)
-    k = len(CLASS_NAMES)
-    order = np.concatenate([rng.permutation(k) for _ in range(-(-sessions * PER_SESSION // k))])
-    jobs = [(folder, seed0 + i, order[i * PER_SESSION:(i + 1) * PER_SESSION].tolist()) for i in range(sessions)]
+    jobs = [(folder, seed, classes) for seed, classes in plan_sessions(sessions * PER_SESSION, PER_SESSION, seed0)]
     if workers <= 1:
         return sum(map(_write, jobs))
     with ProcessPoolExecutor(workers) as pool:

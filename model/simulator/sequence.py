@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eventcore.labels import LabelTimeline
+from eventcore.labels import CLASS_NAMES, LabelTimeline
 from model.simulator.body import IDLE, Body, Pose, gesture_pose
 from model.simulator.dvs import PixelParams, log_video_to_events
 from model.simulator.params import CALIBRATED
@@ -27,6 +27,14 @@ FADE_S = 0.4  # pose blend from the idle pose into a gesture and back, inside it
 SETTLE_S = (0.3, 0.6)  # standing still after walking in, before the next gesture
 WALK_PX_S = (70.0, 130.0)  # walking speed across the view
 STATES = ("still", "walking", "empty")
+
+
+def plan_sessions(n_gestures: int, per_session: int, seed0: int) -> list[tuple[int, list[int]]]:
+    """(seed, classes) of each session, seeds ``seed0`` and up: every class equally often, in a shuffled order."""
+    rng = np.random.default_rng(seed0)
+    k = len(CLASS_NAMES)
+    order = np.concatenate([rng.permutation(k) for _ in range(-(-n_gestures // k))])[:n_gestures]
+    return [(seed0 + i, order[j:j + per_session].tolist()) for i, j in enumerate(range(0, n_gestures, per_session))]
 
 
 def _joints(p: Pose) -> np.ndarray:
