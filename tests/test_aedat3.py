@@ -225,3 +225,25 @@ def test_chunked_reader_names_the_same_event_as_the_whole_reader(tmp_path, event
     with pytest.raises(SourceError) as err:
         Aedat3Reader(path, chunk_events=1000)
     assert all(f in str(err.value) for f in fragments), str(err.value)
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2, 3])
+def test_packets_off_the_word_grid_are_read(tmp_path, events, pad):
+    """A frame of 3x3 pixels (54 bytes) shifts every later packet by 2 bytes, and a header line's
+    length moves the first: polarity packets may start at any byte."""
+    from eventcore.aedat.aedat3 import Aedat3Reader
+
+    header = AEDAT3_HEADER.format(camera="DVS128").replace("#!END", "#" + "p" * pad + "\r\n#!END")
+    chunks, cut = [header.encode()], np.linspace(0, len(events), 8).astype(int)
+    for i0, i1 in zip(cut[:-1], cut[1:]):
+        chunks.append(aedat3_packet(POLARITY_EVENT, polarity_payload(events[i0:i1]), 8))
+        chunks.append(aedat3_packet(2, bytes(range(54)), 54))
+    path = tmp_path / "odd.aedat"
+    path.write_bytes(b"".join(chunks))
+    _assert_same(read_aedat3(path).events, events)
+    r = Aedat3Reader(path, chunk_events=3000)
+    assert (r.start_us, r.end_us) == (int(events["timestamp"][0]), int(events["timestamp"][-1]))
+    _assert_same(np.concatenate(list(r.chunks())), events)
+    t = events["timestamp"]
+    _assert_same(r.events(int(t[4000]), int(t[15000])), events[(t >= t[4000]) & (t < t[15000])])
+    r.close()

@@ -8,8 +8,8 @@ events. Polarity packets (type 1) hold 8-byte events::
     data = valid | polarity << 1 | y << 2 | x << 17        (uint32)
     t    = eventTSOverflow << 31 | timestamp                (int32 timestamp, microseconds)
 
-Only the packet headers are walked in Python; the polarity payloads are gathered with one
-concatenation and decoded as arrays.
+Only the packet headers are walked in Python; the polarity payloads are decoded, and time
+order and coordinates checked, in one compiled pass (numba) over the file's words.
 
 Valid bit: every one of a polarity packet's ``eventCapacity`` events is kept, whatever its
 valid bit, exactly as spikingjelly's ``load_aedat_v3`` does, so that the app sees the events the
@@ -27,7 +27,9 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from eventcore.events import empty_events
@@ -47,7 +49,7 @@ MAGIC = b"#!AER-DAT3.1"
 END_HEADER = b"#!END-HEADER"
 POLARITY_EVENT = 1
 _PACKET_HEADER = struct.Struct("<Hhiiiiii")
-_POLARITY_RECORD = np.dtype([("data", "<u4"), ("timestamp", "<u4")])
+_POLARITY_EVENT_SIZE = 8  # uint32 data, int32 timestamp
 
 
 @dataclass
@@ -82,19 +84,21 @@ def _parse_header(buf: bytes, path: Path) -> tuple[int, str | None]:
             camera = value.strip() or None
 
 
-def _polarity_segments(buf: bytes, start: int, path: Path, walked=None) -> tuple[list[tuple[int, int, int]], int | None]:
-    """Walk packet headers: (payload offset, event count, tsOverflow) of each polarity packet,
+def _polarity_segments(buf: bytes, start: int, path: Path, walked=None) -> tuple[np.ndarray, int | None]:
+    """Walk packet headers: rows (payload offset, event count, tsOverflow) of the polarity packets,
     and the file size if the last packet is cut short (else None). ``walked(a, b)``, if given,
     is told every 16 MiB that bytes [a, b) are behind (a mapped file hands their pages back)."""
     segments = []
     pos, size = start, len(buf)
     behind = start
+    truncated = None
     while pos < size:
         if walked is not None and pos - behind >= 16 << 20:
             walked(behind, pos)
             behind = pos
         if size - pos < _PACKET_HEADER.size:
-            return segments, size
+            truncated = size
+            break
         etype, _, esize, _, overflow, capacity, _, _ = _PACKET_HEADER.unpack_from(buf, pos)
         if esize <= 0 or capacity < 0:
             raise SourceError(
@@ -104,38 +108,92 @@ def _polarity_segments(buf: bytes, start: int, path: Path, walked=None) -> tuple
         payload = pos + _PACKET_HEADER.size
         end = payload + capacity * esize
         if etype == POLARITY_EVENT:
-            if esize != _POLARITY_RECORD.itemsize:
+            if esize != _POLARITY_EVENT_SIZE:
                 raise SourceError(
                     f"AEDAT 3.1 file {path}: polarity packet at byte {pos} has {esize}-byte events, not 8"
                 )
             segments.append((payload, (min(end, size) - payload) // esize, overflow))
         if end > size:
-            return segments, size
+            truncated = size
+            break
         pos = end
-    return segments, None
+    return np.array(segments, dtype=np.int64).reshape(-1, 3), truncated
 
 
-def _decode(raw: np.ndarray, segments: list[tuple[int, int, int]]) -> tuple[np.ndarray, int]:
-    """The events of polarity packets ``segments`` (offset, count, tsOverflow) of the file bytes ``raw``,
-    and how many have their valid bit cleared (kept all the same)."""
-    counts = np.array([n for _, n, _ in segments], dtype=np.int64)
-    if segments:
-        records = np.concatenate([raw[off : off + 8 * n] for off, n, _ in segments]).view(_POLARITY_RECORD)
-    else:
-        records = np.empty(0, dtype=_POLARITY_RECORD)
-    data = records["data"]
-    events = empty_events(len(records))
-    t = events["timestamp"]
-    t[...] = records["timestamp"]  # through the field views, in place: no int64 temporaries
-    overflows = np.array([ovf for _, _, ovf in segments], dtype=np.int64)
-    if overflows.any():
-        t |= np.repeat(overflows, counts) << 31
-    tmp = np.empty(len(data), np.uint32)
-    for name, shift, mask in (("x", 17, 0x7FFF), ("y", 2, 0x7FFF), ("polarity", 1, 1)):
-        np.right_shift(data, shift, out=tmp)
-        np.bitwise_and(tmp, mask, out=tmp)
-        events[name][...] = tmp
-    return events, len(data) - int(np.count_nonzero(data & 1))
+class _Decoded(NamedTuple):
+    """Events of some polarity packets and what the one decoding pass saw on the way."""
+
+    events: np.ndarray
+    invalid: int  # events whose valid bit is cleared (kept all the same)
+    back: int  # first event earlier than the one before it (or than ``prev_t``), -1 if none
+    outside: int  # first event outside the sensor, -1 if none (or the sensor is unknown)
+    max_x: int
+    max_y: int
+
+
+@numba.njit(cache=True, nogil=True)
+def _u32(raw, i):
+    """The little-endian uint32 at byte ``i`` (any alignment: other packets may end off a word)."""
+    return (np.int64(raw[i]) | (np.int64(raw[i + 1]) << 8) | (np.int64(raw[i + 2]) << 16)
+            | (np.int64(raw[i + 3]) << 24))
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode_kernel(raw, offsets, counts, overflows, width, height, prev_t, out):
+    """One pass over the packets' 8-byte events: fields into ``out``, checks on the way."""
+    n = 0
+    invalid = 0
+    back = -1
+    outside = -1
+    max_x = -1
+    max_y = -1
+    last = prev_t
+    for s in range(len(counts)):
+        i = offsets[s]
+        high = overflows[s] << 31
+        for _ in range(counts[s]):
+            d = _u32(raw, i)
+            t = _u32(raw, i + 4) | high
+            i += 8
+            x = (d >> 17) & 0x7FFF
+            y = (d >> 2) & 0x7FFF
+            if (d & 1) == 0:
+                invalid += 1
+            if t < last and back < 0:
+                back = n
+            last = t
+            if x > max_x:
+                max_x = x
+            if y > max_y:
+                max_y = y
+            if width >= 0 and outside < 0 and (x >= width or y >= height):
+                outside = n
+            e = out[n]
+            e.timestamp = t
+            e.x = x
+            e.y = y
+            e.polarity = (d >> 1) & 1
+            n += 1
+    return invalid, back, outside, max_x, max_y
+
+
+def _u32s(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The little-endian uint32s at byte offsets ``at``, as int64."""
+    b = raw[at[:, None] + np.arange(4)].astype(np.int64)
+    return b[:, 0] | b[:, 1] << 8 | b[:, 2] << 16 | b[:, 3] << 24
+
+
+def _decode(raw: np.ndarray, segments: np.ndarray, size: tuple[int, int] | None = None,
+            prev_t: int = np.iinfo(np.int64).min) -> _Decoded:
+    """The events of the polarity packets ``segments`` (rows: offset, count, tsOverflow) of the
+    file's bytes ``raw``, decoded in one compiled pass and checked against ``size`` (width,
+    height; None: unknown) and time order (after ``prev_t``)."""
+    counts = segments[:, 1]
+    events = empty_events(int(counts.sum()))
+    width, height = size if size is not None else (-1, -1)
+    invalid, back, outside, max_x, max_y = _decode_kernel(
+        raw, segments[:, 0], counts, segments[:, 2], width, height, prev_t, events)
+    return _Decoded(events, invalid, back, outside, max_x, max_y)
 
 
 def read_aedat3(path: str | Path) -> Aedat3File:
@@ -148,29 +206,28 @@ def read_aedat3(path: str | Path) -> Aedat3File:
     buf = read_file_bytes(path, "AEDAT 3.1")
     start, camera = _parse_header(buf, path)
     segments, truncated_at = _polarity_segments(buf, start, path)
-
-    events, invalid = _decode(np.frombuffer(buf, dtype=np.uint8), segments)
-    t = events["timestamp"]
+    size = sensor_size(camera)
+    d = _decode(np.frombuffer(buf, dtype=np.uint8), segments, size)
+    events = d.events
     warnings = []
     if truncated_at is not None:
         warnings.append(f"file truncated at byte {truncated_at}: kept {len(events)} events before the damage")
-    if invalid:
+    if d.invalid:
         warnings.append(
-            f"{invalid} events have their valid bit cleared; kept, as spikingjelly's loader keeps them"
+            f"{d.invalid} events have their valid bit cleared; kept, as spikingjelly's loader keeps them"
         )
-
-    check_monotonic(t, path, "AEDAT 3.1")
-    size = sensor_size(camera)
+    if d.back >= 0:
+        check_monotonic(events["timestamp"], path, "AEDAT 3.1")
     if size is None:
         if not len(events):
             raise SourceError(f"AEDAT 3.1 file {path}: no polarity events and an unknown camera {camera!r}: no sensor size")
-        width = int(events["x"].max()) + 1
-        height = int(events["y"].max()) + 1
+        width, height = d.max_x + 1, d.max_y + 1
         warnings.append(f"unknown camera {camera!r}: resolution {width}x{height} taken from the events")
         check_sensor_size(width, height, f"AEDAT 3.1 file {path}")
     else:
         width, height = size
-        check_inside(events["x"], events["y"], width, height, path, "AEDAT 3.1")
+        if d.outside >= 0:
+            check_inside(events["x"], events["y"], width, height, path, "AEDAT 3.1")
     return Aedat3File(events, width, height, camera, warnings)
 
 
@@ -204,7 +261,7 @@ class Aedat3Reader:
         segments, truncated_at = _polarity_segments(self._map, start, self.path,
                                                     lambda a, b: release_pages(self._map, a, b))
         release_pages(self._map, 0, len(self._map))
-        self._segments = [s for s in segments if s[1]]
+        self._segments = segments[segments[:, 1] > 0]
         self.chunk_events = chunk_events
         self.warnings: list[str] = []
         self._index(truncated_at, where)
@@ -212,7 +269,7 @@ class Aedat3Reader:
     def _groups(self) -> list[tuple[int, int]]:
         """Consecutive packet ranges [a, b) of about ``chunk_events`` events each."""
         out, a, n = [], 0, 0
-        for i, (_, count, _) in enumerate(self._segments):
+        for i, count in enumerate(self._segments[:, 1].tolist()):
             n += count
             if n >= self.chunk_events:
                 out.append((a, i + 1))
@@ -223,40 +280,29 @@ class Aedat3Reader:
 
     def _index(self, truncated_at: int | None, where: str) -> None:
         size = sensor_size(self.camera)
-        firsts, lasts = [], []
         total = invalid = 0
         max_x = max_y = -1
-        last_t = None
+        last_t = np.iinfo(np.int64).min
         for a, b in self._groups():
-            ev, bad = self._decode_group(a, b)
-            invalid += bad
-            t = ev["timestamp"]
-            back = np.flatnonzero(t[1:] < t[:-1]) + 1
-            if last_t is not None and len(t) and t[0] < last_t:
-                back = np.concatenate([[0], back])
-            if back.size:
-                i = int(back[0])
+            d = self._decode_group(a, b, size, last_t)
+            invalid += d.invalid
+            t = d.events["timestamp"]
+            if d.back >= 0:
+                i = d.back
                 before = int(t[i - 1]) if i else last_t
                 raise SourceError(f"{where}: timestamps go backwards at event {total + i} "
                                   f"({before} us, then {int(t[i])} us)")
-            if size is not None:
-                outside = np.flatnonzero((ev["x"] >= size[0]) | (ev["y"] >= size[1]))
-                if outside.size:
-                    i = int(outside[0])
-                    raise SourceError(f"{where}: event {total + i} at x={int(ev['x'][i])}, y={int(ev['y'][i])} "
-                                      f"lies outside the {size[0]}x{size[1]} sensor")
-            elif len(ev):
-                max_x, max_y = max(max_x, int(ev["x"].max())), max(max_y, int(ev["y"].max()))
-            ends = np.cumsum([n for _, n, _ in self._segments[a:b]])
-            firsts += t[ends - np.array([n for _, n, _ in self._segments[a:b]])].tolist()
-            lasts += t[ends - 1].tolist()
+            if d.outside >= 0:
+                i, ev = d.outside, d.events
+                raise SourceError(f"{where}: event {total + i} at x={int(ev['x'][i])}, y={int(ev['y'][i])} "
+                                  f"lies outside the {size[0]}x{size[1]} sensor")
+            max_x, max_y = max(max_x, d.max_x), max(max_y, d.max_y)
             total += len(t)
             if len(t):
                 last_t = int(t[-1])
-        self._first = np.array(firsts, np.int64)
-        self._last = np.array(lasts, np.int64)
-        self._ends = np.cumsum([n for _, n, _ in self._segments], dtype=np.int64)
+        self._ends = np.cumsum(self._segments[:, 1])
         self.event_count = total
+        self._first, self._last = self._packet_times()
         self.start_us = int(self._first[0]) if total else 0
         self.end_us = int(self._last[-1]) if total else 0
         if truncated_at is not None:
@@ -272,21 +318,33 @@ class Aedat3Reader:
             check_sensor_size(*size, where)
         self.width, self.height = size
 
-    def _decode_group(self, a: int, b: int) -> tuple[np.ndarray, int]:
+    def _packet_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each polarity packet's first and last timestamp, read straight from the mapped words."""
+        seg = self._segments
+        if not len(seg):
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        high = seg[:, 2] << 31
+        first = _u32s(self._raw, seg[:, 0] + 4) | high
+        last = _u32s(self._raw, seg[:, 0] + 8 * seg[:, 1] - 4) | high
+        release_pages(self._map, 0, len(self._map))
+        return first, last
+
+    def _decode_group(self, a: int, b: int, size: tuple[int, int] | None = None,
+                      prev_t: int = np.iinfo(np.int64).min) -> _Decoded:
         """Packets [a, b) decoded; their mapped pages handed back."""
-        out = _decode(self._raw, self._segments[a:b])
+        out = _decode(self._raw, self._segments[a:b], size, prev_t)
         if b > a:
-            last = self._segments[b - 1]
-            release_pages(self._map, self._segments[a][0], last[0] + 8 * last[1])
+            off, count, _ = self._segments[b - 1].tolist()
+            release_pages(self._map, int(self._segments[a, 0]), off + 8 * count)
         return out
 
     def chunks(self) -> Iterator[np.ndarray]:
         """Every event in time order, about ``chunk_events`` at a time."""
         for a, b in self._groups():
-            yield self._decode_group(a, b)[0]
+            yield self._decode_group(a, b).events
 
     def read_all(self) -> np.ndarray:
-        return _decode(self._raw, self._segments)[0]
+        return _decode(self._raw, self._segments).events
 
     def events(self, t0_us: int, t1_us: int) -> np.ndarray:
         """Events with ``t0_us <= timestamp < t1_us`` (only the packets the range touches are decoded)."""
@@ -294,7 +352,7 @@ class Aedat3Reader:
         hi = int(np.searchsorted(self._first, t1_us, side="left"))
         if hi <= lo:
             return empty_events(0)
-        ev = _decode(self._raw, self._segments[lo:hi])[0]
+        ev = _decode(self._raw, self._segments[lo:hi]).events
         a, b = np.searchsorted(ev["timestamp"], (t0_us, t1_us), side="left")
         return ev[a:b]
 
