@@ -9,7 +9,7 @@ events. Polarity packets (type 1) hold 8-byte events::
     t    = eventTSOverflow << 31 | timestamp                (int32 timestamp, microseconds)
 
 Only the packet headers are walked in Python; the polarity payloads are decoded, and time
-order and coordinates checked, in one compiled pass (numba) over the file's words.
+order and coordinates checked, in one compiled pass (:mod:`eventcore.aedat.compiled`).
 
 Valid bit: every one of a polarity packet's ``eventCapacity`` events is kept, whatever its
 valid bit, exactly as spikingjelly's ``load_aedat_v3`` does, so that the app sees the events the
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from eventcore.events import empty_events
@@ -131,52 +130,6 @@ class _Decoded(NamedTuple):
     max_y: int
 
 
-@numba.njit(cache=True, nogil=True)
-def _u32(raw, i):
-    """The little-endian uint32 at byte ``i`` (any alignment: other packets may end off a word)."""
-    return (np.int64(raw[i]) | (np.int64(raw[i + 1]) << 8) | (np.int64(raw[i + 2]) << 16)
-            | (np.int64(raw[i + 3]) << 24))
-
-
-@numba.njit(cache=True, nogil=True)
-def _decode_kernel(raw, offsets, counts, overflows, width, height, prev_t, out):
-    """One pass over the packets' 8-byte events: fields into ``out``, checks on the way."""
-    n = 0
-    invalid = 0
-    back = -1
-    outside = -1
-    max_x = -1
-    max_y = -1
-    last = prev_t
-    for s in range(len(counts)):
-        i = offsets[s]
-        high = overflows[s] << 31
-        for _ in range(counts[s]):
-            d = _u32(raw, i)
-            t = _u32(raw, i + 4) | high
-            i += 8
-            x = (d >> 17) & 0x7FFF
-            y = (d >> 2) & 0x7FFF
-            if (d & 1) == 0:
-                invalid += 1
-            if t < last and back < 0:
-                back = n
-            last = t
-            if x > max_x:
-                max_x = x
-            if y > max_y:
-                max_y = y
-            if width >= 0 and outside < 0 and (x >= width or y >= height):
-                outside = n
-            e = out[n]
-            e.timestamp = t
-            e.x = x
-            e.y = y
-            e.polarity = (d >> 1) & 1
-            n += 1
-    return invalid, back, outside, max_x, max_y
-
-
 def _u32s(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
     """The little-endian uint32s at byte offsets ``at``, as int64."""
     b = raw[at[:, None] + np.arange(4)].astype(np.int64)
@@ -191,7 +144,9 @@ def _decode(raw: np.ndarray, segments: np.ndarray, size: tuple[int, int] | None 
     counts = segments[:, 1]
     events = empty_events(int(counts.sum()))
     width, height = size if size is not None else (-1, -1)
-    invalid, back, outside, max_x, max_y = _decode_kernel(
+    from eventcore.aedat import compiled
+
+    invalid, back, outside, max_x, max_y = compiled.aedat3_polarity(
         raw, segments[:, 0], counts, segments[:, 2], width, height, prev_t, events)
     return _Decoded(events, invalid, back, outside, max_x, max_y)
 

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import numba
-
 from eventcore.events import empty_events
 
 class WordCodec:
@@ -89,86 +87,11 @@ class WordCodec:
 
 _EMPTY = (np.empty(0, np.int64),) * 4
 
-# EVT 3.0 word types (bits 12-15)
-_ADDR_Y, _ADDR_X, _VECT_BASE_X, _VECT_12, _VECT_8, _TIME_LOW, _TIME_HIGH = 0x0, 0x2, 0x3, 0x4, 0x5, 0x6, 0x8
-_MAX_BASE = ((1 << 12) - 1) << 12
-_TIME_LOOP = _MAX_BASE + (1 << 12)
-_LOOP_THRESHOLD = 10 << 12
-
-
-@numba.njit(cache=True, nogil=True)
-def _evt3_kernel(w, state, width, height, t0, out):
-    """EVT 3.0 words decoded in order into ``out`` (events outside the sensor dropped), moving
-    ``state`` (see :class:`Evt3Codec`) on; returns (events written, dropped, max x, max y)."""
-    started, base, time, loops, prev_high, y, bx, vpol = state
-    n = dropped = 0
-    max_x = max_y = -1
-    for i in range(len(w)):
-        word = np.int64(w[i])
-        typ = word >> 12
-        val = word & 0xFFF
-        if not started:
-            if typ == _TIME_HIGH:
-                base = time = prev_high = val << 12
-                started = 1
-            continue
-        if typ == _TIME_HIGH:
-            high = val << 12
-            if prev_high - high >= _MAX_BASE - _LOOP_THRESHOLD:
-                loops += 1
-            base = time = high + loops * _TIME_LOOP
-            prev_high = high
-        elif typ == _TIME_LOW:
-            time = base + val
-        elif typ == _ADDR_Y:
-            y = val & 0x7FF
-        elif typ == _VECT_BASE_X:
-            bx = val & 0x7FF
-            vpol = (val >> 11) & 1
-        elif typ == _ADDR_X or typ == _VECT_12 or typ == _VECT_8:
-            if typ == _ADDR_X:
-                bits, mask, x0, pol = 1, 1, val & 0x7FF, (val >> 11) & 1
-            else:  # one event per set bit, at x, x+1, ...
-                bits, mask, x0, pol = (12 if typ == _VECT_12 else 8), val, bx, vpol
-                bx += bits
-            for b in range(bits):
-                if (mask >> b) & 1:
-                    x = x0 + b
-                    if x < width and y < height:
-                        e = out[n]
-                        e.timestamp = time + t0
-                        e.x = x
-                        e.y = y
-                        e.polarity = pol
-                        n += 1
-                        max_x = max(max_x, x)
-                        max_y = max(max_y, y)
-                    else:
-                        dropped += 1
-    state[:] = (started, base, time, loops, prev_high, y, bx, vpol)
-    return n, dropped, max_x, max_y
-
-
-@numba.njit(cache=True, nogil=True)
-def _evt3_events(w) -> int:
-    """Events that EVT 3.0 words ``w`` hold, before any is dropped (one a set vector bit)."""
-    n = 0
-    for i in range(len(w)):
-        typ = w[i] >> 12
-        if typ == _ADDR_X:
-            n += 1
-        elif typ == _VECT_12 or typ == _VECT_8:
-            bits = w[i] & (0xFFF if typ == _VECT_12 else 0xFF)
-            while bits:
-                bits &= bits - 1
-                n += 1
-    return n
-
-
 class _CompiledCodec(WordCodec):
-    """A codec whose ``kernel`` decodes words in order straight into events, in compiled code."""
+    """A codec whose ``kernel`` (a name in :mod:`eventcore.aedat.compiled`) decodes words in
+    order straight into events, in compiled code."""
 
-    kernel = None
+    kernel = ""
 
     def capacity(self, w: np.ndarray) -> int:
         """An upper bound on the events of ``w``."""
@@ -179,7 +102,10 @@ class _CompiledCodec(WordCodec):
         cap = self.capacity(w)
         out = empty_events(cap)
         state = np.array(self.state, np.int64)
-        n, dropped, max_x, max_y = self.kernel(w, state, self.width, self.height, self.t0, out)
+        from eventcore.aedat import compiled
+
+        kernel = getattr(compiled, self.kernel)
+        n, dropped, max_x, max_y = kernel(w, state, self.width, self.height, self.t0, out)
         self.state = tuple(int(v) for v in state)
         self.dropped += dropped
         self.max_x, self.max_y = max(self.max_x, max_x), max(self.max_y, max_y)
@@ -195,51 +121,19 @@ class Evt3Codec(_CompiledCodec):
     def initial_state(self) -> tuple[int, ...]:
         return (0, 0, 0, 0, 0, 0, 0, 0)
 
-    kernel = staticmethod(_evt3_kernel)
+    kernel = "evt3_kernel"
 
     def capacity(self, w: np.ndarray) -> int:
-        return _evt3_events(w)
+        from eventcore.aedat import compiled
 
-
-@numba.njit(cache=True, nogil=True)
-def _evt2_kernel(w, state, width, height, t0, out):
-    """EVT 2.0 words decoded in order into ``out`` (events outside the sensor dropped), moving
-    ``state`` (see :class:`Evt2Codec`) on; returns (events written, dropped, max x, max y)."""
-    prev_high, offset, t_run = state
-    n = dropped = 0
-    max_x = max_y = -1
-    for i in range(len(w)):
-        word = np.int64(w[i])
-        typ = word >> 28
-        if typ == 0x8:
-            high = (word & 0x0FFFFFFF) << 6
-            if high < prev_high:
-                offset += 1 << 34
-            prev_high = high
-        elif typ <= 0x1 or typ == 0xA:  # CD events and triggers move the time
-            t_run = max(t_run, prev_high + offset + ((word >> 22) & 0x3F))
-            if typ <= 0x1:
-                x, y = (word >> 11) & 0x7FF, word & 0x7FF
-                if x < width and y < height:
-                    e = out[n]
-                    e.timestamp = t_run + t0
-                    e.x = x
-                    e.y = y
-                    e.polarity = typ
-                    n += 1
-                    max_x = max(max_x, x)
-                    max_y = max(max_y, y)
-                else:
-                    dropped += 1
-    state[:] = (prev_high, offset, t_run)
-    return n, dropped, max_x, max_y
+        return compiled.evt3_events(w)
 
 
 class Evt2Codec(_CompiledCodec):
     """EVT 2.0 in one compiled pass (numba): state = (last TIME_HIGH << 6, wrap offset, running time)."""
 
     word_dtype = np.dtype("<u4")
-    kernel = staticmethod(_evt2_kernel)
+    kernel = "evt2_kernel"
 
     def initial_state(self) -> tuple[int, ...]:
         return (0, 0, 0)
