@@ -130,12 +130,6 @@ class _Decoded(NamedTuple):
     max_y: int
 
 
-def _u32s(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The little-endian uint32s at byte offsets ``at``, as int64."""
-    b = raw[at[:, None] + np.arange(4)].astype(np.int64)
-    return b[:, 0] | b[:, 1] << 8 | b[:, 2] << 16 | b[:, 3] << 24
-
-
 def _decode(raw: np.ndarray, segments: np.ndarray, size: tuple[int, int] | None = None,
             prev_t: int = np.iinfo(np.int64).min) -> _Decoded:
     """The events of the polarity packets ``segments`` (rows: offset, count, tsOverflow) of the
@@ -238,6 +232,7 @@ class Aedat3Reader:
         total = invalid = 0
         max_x = max_y = -1
         last_t = np.iinfo(np.int64).min
+        firsts, lasts = [], []
         for a, b in self._groups():
             d = self._decode_group(a, b, size, last_t)
             invalid += d.invalid
@@ -252,12 +247,16 @@ class Aedat3Reader:
                 raise SourceError(f"{where}: event {total + i} at x={int(ev['x'][i])}, y={int(ev['y'][i])} "
                                   f"lies outside the {size[0]}x{size[1]} sensor")
             max_x, max_y = max(max_x, d.max_x), max(max_y, d.max_y)
+            ends = np.cumsum(self._segments[a:b, 1])
+            firsts.append(t[ends - self._segments[a:b, 1]])
+            lasts.append(t[ends - 1])
             total += len(t)
             if len(t):
                 last_t = int(t[-1])
         self._ends = np.cumsum(self._segments[:, 1])
         self.event_count = total
-        self._first, self._last = self._packet_times()
+        self._first = np.concatenate(firsts) if firsts else np.empty(0, np.int64)
+        self._last = np.concatenate(lasts) if lasts else np.empty(0, np.int64)
         self.start_us = int(self._first[0]) if total else 0
         self.end_us = int(self._last[-1]) if total else 0
         if truncated_at is not None:
@@ -272,17 +271,6 @@ class Aedat3Reader:
             self.warnings.append(f"unknown camera {self.camera!r}: resolution {size[0]}x{size[1]} taken from the events")
             check_sensor_size(*size, where)
         self.width, self.height = size
-
-    def _packet_times(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each polarity packet's first and last timestamp, read straight from the mapped words."""
-        seg = self._segments
-        if not len(seg):
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        high = seg[:, 2] << 31
-        first = _u32s(self._raw, seg[:, 0] + 4) | high
-        last = _u32s(self._raw, seg[:, 0] + 8 * seg[:, 1] - 4) | high
-        release_pages(self._map, 0, len(self._map))
-        return first, last
 
     def _decode_group(self, a: int, b: int, size: tuple[int, int] | None = None,
                       prev_t: int = np.iinfo(np.int64).min) -> _Decoded:
