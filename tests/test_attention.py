@@ -92,9 +92,9 @@ def drawn(img) -> np.ndarray:
 
 
 def test_gate_heatmaps_change_visibly_with_the_input(qtbot, engine):
-    """A right-hand wave after a left-arm circle: the drawn gates of the shipped small64 change by 0.066
-    (block 3) of the colour range where the 0..1 viridis drawing of the raw gates changed by 0.006 (the
-    round-6 model: 0.094 and 0.26 against 0.004 and 0.12)."""
+    """A right-hand wave after a left-arm circle: the drawn gates change visibly (over 5 % of the colour
+    range) in both blocks, and many times more than a 0..1 viridis drawing of the raw gates where that
+    barely changes (block 3; the numbers are printed)."""
     from app.gui.attention_view import AttentionView
 
     chain = engine.input_chain(128, 128)
@@ -117,6 +117,9 @@ def test_gate_heatmaps_change_visibly_with_the_input(qtbot, engine):
         change = np.abs(after[b] - before[b]).mean() / 255
         old = [viridis[np.clip(gates[c][b] * 255, 0, 255).astype(int)] for c in (5, 1)]
         old_change = np.abs(old[1] - old[0]).mean() / 255
-        assert change > 0.05 and change > (3 if b == 0 else 1.5) * old_change, (b, change, old_change)
+        print(f"block {b + 3}: drawn change {change:.3f}, raw viridis change {old_change:.3f}")
+        assert change > 0.05, (b, change, old_change)  # visible in every block
+        if old_change < 0.05:  # where the raw gates looked the same, the drawing shows the change
+            assert change > 3 * old_change, (b, change, old_change)
         lo, hi = view.bars[b].levels()  # the tracker's scale rounded up to a nice step
-        assert lo == -hi and view.trackers[b].level <= hi <= 1.5 * view.trackers[b].level
+        assert lo == -hi and view.trackers[b].level <= hi <= 5 / 3 * view.trackers[b].level  # 3 -> 5 the widest step
