@@ -4,7 +4,8 @@
   network stream's incremental decoder, one bounded packet codec for both;
 - ``aedat3`` / ``aedat2``: AEDAT 3.1 (DVS128 Gesture) and 2.0 (jAER), whole or in chunks;
 - ``prophesee``: EVT 2.0 / 3.0 ``.raw``, DAT and HDF5, in blocks indexed by time (``evt``: the
-  numpy EVT 2.0 / 3.0 / DAT codecs, their state carried across any cut; h5py for HDF5);
+  EVT 2.0 / 3.0 / DAT codecs, their state carried across any cut; h5py for HDF5);
+- ``compiled``: the numba kernels of the AEDAT 3.1 and EVT decoders, loaded on first use;
 - ``detect``: which format a file is, from its first bytes; ``files``: any recording, whole
   or opened for range reads (for datasets and takes); ``common``: the checks they share.
 
