@@ -70,13 +70,29 @@ _TIME_LOOP = _MAX_BASE + (1 << 12)
 _LOOP_THRESHOLD = 10 << 12
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _emit(out, n, t, x, y, p, width, height, stats):
+    """Write event ``n`` if it lies on the ``width`` x ``height`` sensor (then return n + 1), else
+    count it dropped; ``stats``: (dropped, max x, max y) so far."""
+    if x >= width or y >= height:
+        stats[0] += 1
+        return n
+    e = out[n]
+    e.timestamp = t
+    e.x = x
+    e.y = y
+    e.polarity = p
+    stats[1] = max(stats[1], x)
+    stats[2] = max(stats[2], y)
+    return n + 1
+
+
 @numba.njit(cache=True, nogil=True)
-def evt3_kernel(w, state, width, height, t0, out):
-    """EVT 3.0 words decoded in order into ``out`` (events outside the sensor dropped), moving
-    ``state`` (see :class:`~eventcore.aedat.evt.Evt3Codec`) on; returns (events written, dropped, max x, max y)."""
+def evt3_kernel(w, state, width, height, t0, out, stats):
+    """EVT 3.0 words decoded in order into ``out`` (events outside the sensor dropped, counted in
+    ``stats``), moving ``state`` (see :class:`~eventcore.aedat.evt.Evt3Codec`) on; returns the events written."""
     started, base, time, loops, prev_high, y, bx, vpol = state
-    n = dropped = 0
-    max_x = max_y = -1
+    n = 0
     for i in range(len(w)):
         word = np.int64(w[i])
         typ = word >> 12
@@ -107,20 +123,9 @@ def evt3_kernel(w, state, width, height, t0, out):
                 bx += bits
             for b in range(bits):
                 if (mask >> b) & 1:
-                    x = x0 + b
-                    if x < width and y < height:
-                        e = out[n]
-                        e.timestamp = time + t0
-                        e.x = x
-                        e.y = y
-                        e.polarity = pol
-                        n += 1
-                        max_x = max(max_x, x)
-                        max_y = max(max_y, y)
-                    else:
-                        dropped += 1
+                    n = _emit(out, n, time + t0, x0 + b, y, pol, width, height, stats)
     state[:] = (started, base, time, loops, prev_high, y, bx, vpol)
-    return n, dropped, max_x, max_y
+    return n
 
 
 @numba.njit(cache=True, nogil=True)
@@ -140,12 +145,11 @@ def evt3_events(w) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def evt2_kernel(w, state, width, height, t0, out):
-    """EVT 2.0 words decoded in order into ``out`` (events outside the sensor dropped), moving
-    ``state`` (see :class:`~eventcore.aedat.evt.Evt2Codec`) on; returns (events written, dropped, max x, max y)."""
+def evt2_kernel(w, state, width, height, t0, out, stats):
+    """EVT 2.0 words decoded in order into ``out`` (events outside the sensor dropped, counted in
+    ``stats``), moving ``state`` (see :class:`~eventcore.aedat.evt.Evt2Codec`) on; returns the events written."""
     prev_high, offset, t_run = state
-    n = dropped = 0
-    max_x = max_y = -1
+    n = 0
     for i in range(len(w)):
         word = np.int64(w[i])
         typ = word >> 28
@@ -157,17 +161,6 @@ def evt2_kernel(w, state, width, height, t0, out):
         elif typ <= 0x1 or typ == 0xA:  # CD events and triggers move the time
             t_run = max(t_run, prev_high + offset + ((word >> 22) & 0x3F))
             if typ <= 0x1:
-                x, y = (word >> 11) & 0x7FF, word & 0x7FF
-                if x < width and y < height:
-                    e = out[n]
-                    e.timestamp = t_run + t0
-                    e.x = x
-                    e.y = y
-                    e.polarity = typ
-                    n += 1
-                    max_x = max(max_x, x)
-                    max_y = max(max_y, y)
-                else:
-                    dropped += 1
+                n = _emit(out, n, t_run + t0, (word >> 11) & 0x7FF, word & 0x7FF, typ, width, height, stats)
     state[:] = (prev_high, offset, t_run)
-    return n, dropped, max_x, max_y
+    return n

@@ -105,10 +105,10 @@ class _CompiledCodec(WordCodec):
         from eventcore.aedat import compiled
 
         kernel = getattr(compiled, self.kernel)
-        n, dropped, max_x, max_y = kernel(w, state, self.width, self.height, self.t0, out)
+        stats = np.array([self.dropped, self.max_x, self.max_y], np.int64)
+        n = kernel(w, state, self.width, self.height, self.t0, out, stats)
         self.state = tuple(int(v) for v in state)
-        self.dropped += dropped
-        self.max_x, self.max_y = max(self.max_x, max_x), max(self.max_y, max_y)
+        self.dropped, self.max_x, self.max_y = (int(v) for v in stats)
         return out[:n] if 2 * n > cap else out[:n].copy()
 
 
