@@ -275,27 +275,34 @@ def hop_cost(model: str, s: Session, fractions: tuple[float, ...], hops: int = 6
     return {"backend": engine.backend_state, "one_window_ms": a, "rule_ms": b, "ratio": b / a}
 
 
-BEFORE = {"fractions": (1.0,), "history": 3, "other_hops": 1}  # the rule until 2026-12-06
+def _rule(fractions: tuple[float, ...], history: int, min_confidence: float, other_hops: int,
+          combine: str = "mean", other_confidence: float | None = None, **more) -> dict:
+    """A candidate rule's settings, spelled out whole (not as changes from ``DECISION``, which moves)."""
+    return {"fractions": fractions, "combine": combine, "history": history, "min_confidence": min_confidence,
+            "other_hops": other_hops, "other_confidence": min_confidence if other_confidence is None else other_confidence,
+            **more}
+
+
+W3 = (0.25, 0.5, 1.0)
 CANDIDATES: dict[str, tuple[dict, int]] = {
-    # name: (settings, as changes from the 2026-12-06 rule, hop in us)
-    "1 s window (before)": (BEFORE, 100_000),
-    "1 s, 50 ms hop": (BEFORE, 50_000),
-    "1 s, history 2": ({**BEFORE, "history": 2}, 100_000),
-    "1 s, commit at 0.8": ({**BEFORE, "commit": 0.8}, 100_000),
-    "1 s, every class leads 2 hops": ({**BEFORE, "confirm_hops": 2}, 100_000),
-    "1 s, other_gestures leads 7 hops": ({**BEFORE, "other_hops": 7}, 100_000),
-    "0.5 + 1 s, mean": ({**BEFORE, "fractions": (0.5, 1.0)}, 100_000),
-    "0.5 + 1 s, max": ({**BEFORE, "fractions": (0.5, 1.0), "combine": "max"}, 100_000),
-    "0.25 + 0.5 + 1 s, mean": ({**BEFORE, "fractions": (0.25, 0.5, 1.0)}, 100_000),
-    "0.25 + 0.5 + 1 s, max": ({**BEFORE, "fractions": (0.25, 0.5, 1.0), "combine": "max"}, 100_000),
-    "0.25 + 0.5 + 1 s, mean, commit at 0.8": ({**BEFORE, "fractions": (0.25, 0.5, 1.0), "commit": 0.8}, 100_000),
-    "0.25 + 0.5 + 1 s, mean, 50 ms hop": ({**BEFORE, "fractions": (0.25, 0.5, 1.0)}, 50_000),
-    "0.5 + 1 s, mean, other 7 hops, history 3": ({"history": 3}, 100_000),
-    "0.5 + 1 s, max, other 7 hops, history 2": ({"combine": "max"}, 100_000),
-    "0.25 + 0.5 + 1 s, mean, other 7 hops, history 2": ({"fractions": (0.25, 0.5, 1.0)}, 100_000),
-    "0.25 + 0.5 + 1 s, max, other 7 hops, history 2": ({"fractions": (0.25, 0.5, 1.0), "combine": "max"}, 100_000),
-    "0.5 + 1 s, mean, other 7 hops, history 2, 50 ms hop": ({}, 50_000),
-    "**the rule**: 0.5 + 1 s, mean, other 7 hops, history 2": ({}, 100_000),
+    # name: (settings, hop in us)
+    "1 s window (until 2026-12-06)": (_rule((1.0,), 3, 0.5, 1), 100_000),
+    "0.5 + 1 s, history 2, min 0.5, other 7 hops (until 2026-12-07)": (_rule((0.5, 1.0), 2, 0.5, 7), 100_000),
+    "the same, 50 ms hop": (_rule((0.5, 1.0), 2, 0.5, 7), 50_000),
+    "0.25 + 0.5 + 1 s, history 2, min 0.5, other 7 hops": (_rule(W3, 2, 0.5, 7), 100_000),
+    "0.5 + 1 s, history 1, min 0.4, other 4 hops": (_rule((0.5, 1.0), 1, 0.4, 4), 100_000),
+    "0.25 + 1 s, history 1, min 0.4, other 4 hops": (_rule((0.25, 1.0), 1, 0.4, 4), 100_000),
+    "0.25 + 0.5 + 1 s, history 2, min 0.4, other 4 hops": (_rule(W3, 2, 0.4, 4), 100_000),
+    "0.25 + 0.5 + 1 s, history 1, min 0.5, other 4 hops": (_rule(W3, 1, 0.5, 4), 100_000),
+    "0.25 + 0.5 + 1 s, max, history 1, min 0.6, other 4 hops": (_rule(W3, 1, 0.6, 4, "max"), 100_000),
+    "0.25 + 0.5 + 1 s, history 1, min 0.4, other 7 hops": (_rule(W3, 1, 0.4, 7), 100_000),
+    "0.25 + 0.5 + 1 s, history 1, min 0.4, other 4 hops, every class leads 2 hops":
+        (_rule(W3, 1, 0.4, 4, confirm_hops=2), 100_000),
+    "0.25 + 0.5 + 1 s, history 1, min 0.4, other 7 hops, 50 ms hop": (_rule(W3, 1, 0.4, 7), 50_000),
+    "0.25 + 0.5 + 1 s, history 1, min 0.4, other 4 hops": (_rule(W3, 1, 0.4, 4), 100_000),
+    "0.25 + 0.5 + 1 s, history 1, min 0.4, other 4 hops at 0.5": (_rule(W3, 1, 0.4, 4, other_confidence=0.5), 100_000),
+    "**the rule**: 0.25 + 0.5 + 1 s, history 1, min 0.4, other 4 hops at 0.6":
+        (_rule(W3, 1, 0.4, 4, other_confidence=0.6), 100_000),
 }
 
 

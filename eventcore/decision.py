@@ -10,7 +10,8 @@ fills a short window long before it fills the whole one. Per hop:
    the highest top rate) into ``c_k``;
 3. the combination is smoothed over hops, ``s_k = a * c_k + (1 - a) * s_{k-1}``,
    ``a = 2 / (history + 1)``, and the decision is ``argmax s_k`` unless the rule is unsure
-   (``max s_k < min_confidence``) or torn (the top two closer than ``min_margin``);
+   (``max s_k < min_confidence``; ``other_confidence`` for ``other_gestures``) or torn (the
+   top two closer than ``min_margin``);
 4. ``commit``: a hop whose own combination is clear (top rate at least ``commit``, margin
    kept) names its class at once, without waiting for the smoothing to catch up.
 
@@ -42,15 +43,16 @@ class DecisionSettings:
     """The decision rule's settings (see the module docstring for what each does)."""
 
     # picked with benchmarks.decision_latency (README, "Decision latency"), which prints the candidates
-    fractions: tuple[float, ...] = (0.5, 1.0)
+    fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
     combine: str = "mean"
-    history: int = 2
-    min_confidence: float = 0.5  # picked on validation seeds (README, "Training"); 0.3 let no-gesture scenes through
+    history: int = 1  # the three windows already overlap from hop to hop; smoothing more only delays
+    min_confidence: float = 0.4  # 0.3 let real no-gesture scenes through (README, "Training")
     min_margin: float = 0.05
     min_events: int = 2000  # in a whole window; a shorter one needs its share
     commit: float | None = None
     confirm_hops: int = 1  # hops a class must lead in a row before it is named
-    other_hops: int = 7  # the same for "other_gestures", which a gesture's first moves look like
+    other_hops: int = 4  # the same for "other_gestures", which a gesture's first moves look like
+    other_confidence: float = 0.6  # "other_gestures" needs more: real cars and machines reach 0.4-0.6 (README)
 
     def __post_init__(self) -> None:
         fr = tuple(float(f) for f in self.fractions)
@@ -61,6 +63,9 @@ class DecisionSettings:
             raise ValueError(f"combine must be 'mean' or 'max', not {self.combine!r}")
         if self.history < 1:
             raise ValueError(f"history must be >= 1 window, not {self.history}")
+        if not (0.0 <= self.min_confidence <= 1.0 and 0.0 <= self.other_confidence <= 1.0):
+            raise ValueError(f"min_confidence and other_confidence must be in [0, 1], not {self.min_confidence}, "
+                             f"{self.other_confidence}")
         if self.confirm_hops < 1 or self.other_hops < 1:
             raise ValueError(f"confirm_hops and other_hops must be >= 1, not {self.confirm_hops}, {self.other_hops}")
 
@@ -184,7 +189,7 @@ class DecisionSmoother:
             b, cc, cm = _top(c)
             if cc >= st.commit and cm >= st.min_margin:
                 return Decision(b, self.class_names[b], cc, s.copy(), "clear at once")
-        if conf < st.min_confidence:
+        if conf < (st.other_confidence if best == self.other else st.min_confidence):
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"unsure (best {conf:.2f})")
         if margin < st.min_margin:
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"ambiguous (margin {margin:.2f})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from eventcore.decision import NO_GESTURE, DecisionSmoother
 from eventcore.labels import CLASS_NAMES
@@ -99,3 +100,17 @@ def test_other_gestures_must_lead_longer_but_a_whole_recording_is_decided_at_onc
     before = fresh.state.copy()
     assert fresh.decide_once(one_hot(other), 50_000).index == other
     np.testing.assert_array_equal(fresh.state, before)
+
+
+def test_other_gestures_needs_its_own_higher_confidence():
+    """A car or a spinning disk gives ``other_gestures`` rates of 0.4-0.6; a gesture at that rate is named."""
+    from eventcore.decision import DecisionSettings
+
+    other = CLASS_NAMES.index("other_gestures")
+    settings = DecisionSettings(min_confidence=0.4, other_confidence=0.6, other_hops=1, history=1)
+    s = DecisionSmoother(CLASS_NAMES, settings=settings)
+    assert s.update(one_hot(other, 0.5), 50_000).index == -1
+    assert s.update(one_hot(other, 0.7), 50_000).index == other
+    assert DecisionSmoother(CLASS_NAMES, settings=settings).update(one_hot(3, 0.5), 50_000).index == 3
+    with pytest.raises(ValueError, match="other_confidence"):
+        DecisionSettings(other_confidence=1.5)

@@ -102,3 +102,15 @@ def test_onset_clips_hold_the_idle_scene_then_the_gesture_start(tmp_path):
     assert n == len(files) >= 3
     shards = [(load_sample(f)[1], load_onset(f)) for f in files]
     assert sum(on is not None for _, on in shards) == 3 and all((lab == -1) == (on is None) for lab, on in shards)
+
+
+def test_the_candidate_marked_as_the_rule_is_the_apps_rule():
+    """The candidates are spelled out whole, so the one the README calls the rule must be ``DECISION``."""
+    from benchmarks.decision_latency import CANDIDATES
+    from eventcore.decision import DECISION
+
+    marked = [k for k in CANDIDATES if k.startswith("**the rule**")]
+    assert len(marked) == 1
+    changes, hop = CANDIDATES[marked[0]]
+    assert DECISION.changed(**changes) == DECISION and hop == 100_000
+    assert sum(DECISION.changed(**c) == DECISION and h == hop for c, h in CANDIDATES.values()) == 1
