@@ -13,7 +13,13 @@ fills a short window long before it fills the whole one. Per hop:
    (``max s_k < min_confidence``; ``other_confidence`` for ``other_gestures``) or torn (the
    top two closer than ``min_margin``);
 4. ``commit``: a hop whose own combination is clear (top rate at least ``commit``, margin
-   kept) names its class at once, without waiting for the smoothing to catch up.
+   kept) names its class at once, without waiting for the smoothing to catch up;
+5. ``hold_from``: once a gesture is named, only windows at least this share of the live
+   window long count, and the
+   named class is kept while it stays on top at ``hold_confidence`` or more
+   (``other_hold_confidence`` for ``other_gestures``) even where it would not be named
+   afresh: the short window names a gesture early, but inside one it only adds noise, and
+   a distant or half-seen subject rates its gesture lower than one that starts it.
 
 "No gesture" is index -1. A decision that names a gesture which the previous one did not
 is an ``onset`` (the moment a gesture was first named, for the GUI's timeline). One
@@ -47,12 +53,15 @@ class DecisionSettings:
     combine: str = "mean"
     history: int = 1  # the three windows already overlap from hop to hop; smoothing more only delays
     min_confidence: float = 0.4  # 0.3 let real no-gesture scenes through (README, "Training")
-    min_margin: float = 0.05
+    min_margin: float = 0.2  # a gesture's first moves often rate two classes alike: 0.05 named the wrong one first
     min_events: int = 2000  # in a whole window; a shorter one needs its share
     commit: float | None = None
     confirm_hops: int = 1  # hops a class must lead in a row before it is named
-    other_hops: int = 4  # the same for "other_gestures", which a gesture's first moves look like
+    other_hops: int = 3  # the same for "other_gestures", which a gesture's first moves look like
     other_confidence: float = 0.6  # "other_gestures" needs more: real cars and machines reach 0.4-0.6 (README)
+    hold_from: float | None = 0.5  # None: a named gesture is not held, every hop decides afresh on all windows
+    hold_confidence: float = 0.25
+    other_hold_confidence: float = 0.5  # 0.35 kept real street scenes at "other_gestures" (README)
 
     def __post_init__(self) -> None:
         fr = tuple(float(f) for f in self.fractions)
@@ -63,9 +72,12 @@ class DecisionSettings:
             raise ValueError(f"combine must be 'mean' or 'max', not {self.combine!r}")
         if self.history < 1:
             raise ValueError(f"history must be >= 1 window, not {self.history}")
-        if not (0.0 <= self.min_confidence <= 1.0 and 0.0 <= self.other_confidence <= 1.0):
-            raise ValueError(f"min_confidence and other_confidence must be in [0, 1], not {self.min_confidence}, "
-                             f"{self.other_confidence}")
+        levels = (self.min_confidence, self.other_confidence, self.hold_confidence, self.other_hold_confidence)
+        if not all(0.0 <= x <= 1.0 for x in levels):
+            raise ValueError(f"min_confidence, other_confidence, hold_confidence and other_hold_confidence must be "
+                             f"in [0, 1], not {levels}")
+        if self.hold_from is not None and not 0.0 < self.hold_from <= 1.0:
+            raise ValueError(f"hold_from must be in (0, 1] (a share of the live window) or None, not {self.hold_from}")
         if self.confirm_hops < 1 or self.other_hops < 1:
             raise ValueError(f"confirm_hops and other_hops must be >= 1, not {self.confirm_hops}, {self.other_hops}")
 
@@ -143,7 +155,7 @@ class DecisionSmoother:
         ``rates``: ``[windows, classes]`` for the windows of :meth:`lengths_us` (shortest
         first), or ``[classes]`` for one whole window; ``n_events``: events in each.
         """
-        d = self._decide(np.asarray(rates, dtype=np.float64), np.asarray(n_events, dtype=np.int64))
+        d = self._decide(np.asarray(rates, dtype=np.float64), np.asarray(n_events, dtype=np.int64), hold=True)
         d = self._confirmed(d)
         onset = d.index >= 0 and d.index != self.last
         self.last = d.index
@@ -167,12 +179,16 @@ class DecisionSmoother:
             return d
         return Decision(-1, NO_GESTURE, d.confidence, d.smoothed, f"{d.label}? ({self.lead_hops} of {need} hops)")
 
-    def _decide(self, rates: np.ndarray, n_events: np.ndarray) -> Decision:
+    def _decide(self, rates: np.ndarray, n_events: np.ndarray, hold: bool = False) -> Decision:
         st = self.settings
         if rates.ndim == 1:
             rates, n_events, share = rates[None], n_events.reshape(1), np.ones(1)
         else:
             share = np.asarray(st.fractions[-len(rates):])
+        holding = hold and self.last >= 0 and st.hold_from is not None and len(rates) > 1
+        if holding:
+            keep = share >= st.hold_from
+            rates, n_events, share = rates[keep], n_events.reshape(-1)[keep], share[keep]
         busy = n_events.reshape(-1) >= st.min_events * share
         idle = not busy.any()
         live = rates[busy] if busy.any() else rates[-1:]
@@ -185,6 +201,9 @@ class DecisionSmoother:
         best, conf, margin = _top(s)
         if idle:
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"idle scene ({int(n_events.reshape(-1)[-1])} events)")
+        if holding and best == self.last and conf >= (st.other_hold_confidence if best == self.other
+                                                      else st.hold_confidence):
+            return Decision(best, self.class_names[best], conf, s.copy(), "held")
         if st.commit is not None and (conf < st.min_confidence or margin < st.min_margin):
             b, cc, cm = _top(c)
             if cc >= st.commit and cm >= st.min_margin:

@@ -114,3 +114,28 @@ def test_other_gestures_needs_its_own_higher_confidence():
     assert DecisionSmoother(CLASS_NAMES, settings=settings).update(one_hot(3, 0.5), 50_000).index == 3
     with pytest.raises(ValueError, match="other_confidence"):
         DecisionSettings(other_confidence=1.5)
+
+
+def test_a_named_gesture_is_held_on_the_long_windows_and_released_when_it_fades():
+    """Once named (short window clear), a gesture is kept while the 0.5 + 1 s windows still rate it on top at
+    ``hold_confidence``, although a noisy short window and a low rate would not name it afresh."""
+    from eventcore.decision import DecisionSettings
+
+    settings = DecisionSettings(fractions=(0.25, 0.5, 1.0), history=1, min_confidence=0.4, min_margin=0.2,
+                                hold_from=0.5, hold_confidence=0.25, min_events=10)
+    s = DecisionSmoother(CLASS_NAMES, settings=settings)
+    n = [100, 200, 400]
+    assert s.update(np.stack([one_hot(4, 0.9), one_hot(4, 0.6), one_hot(4, 0.5)]), n).index == 4
+    # the short window now says something else; the long ones rate 4 at 0.3: held (afresh: unsure)
+    noisy = np.stack([one_hot(7, 0.9), one_hot(4, 0.3), one_hot(4, 0.3)])
+    held = s.update(noisy, n)
+    assert held.index == 4 and held.reason == "held" and not held.onset
+    fresh = DecisionSmoother(CLASS_NAMES, settings=settings)
+    assert fresh.update(noisy, n).index == -1
+    # faded under the hold level: released; without the hold stage it is released at once
+    assert s.update(np.stack([one_hot(4, 0.2)] * 3), n).index == -1
+    plain = DecisionSmoother(CLASS_NAMES, settings=settings.changed(hold_from=None))
+    plain.update(np.stack([one_hot(4, 0.9), one_hot(4, 0.6), one_hot(4, 0.5)]), n)
+    assert plain.update(noisy, n).index == -1
+    with pytest.raises(ValueError, match="hold_from"):
+        DecisionSettings(hold_from=0.0)
