@@ -361,7 +361,7 @@ def table(m: dict) -> str:
                                        f"{_ms(o['release_ms'])} ms.")
 
 
-CARD_HEADING = "Decision latency"
+CARD_HEADING = "Decision latency (simulated, held-out seeds)"
 
 
 def rule_text(settings: DecisionSettings = DECISION, hop_us: int = 100_000) -> str:
@@ -370,14 +370,18 @@ def rule_text(settings: DecisionSettings = DECISION, hop_us: int = 100_000) -> s
     smooth = "no smoothing" if settings.history == 1 else f"smoothed over {settings.history} hops"
     return (f"windows of {f} of the live window every {hop_us // 1000} ms hop, rates {settings.combine}, {smooth}; "
             f"a class at {settings.min_confidence:g} or more and {settings.min_margin:g} above the next; "
-            f"`other_gestures` at {settings.other_confidence:g} after leading {settings.other_hops} hops")
+            f"`other_gestures` at {settings.other_confidence:g} after leading {settings.other_hops} hops"
+            + ("" if settings.hold_from is None else
+               f"; a named gesture held on the windows of {settings.hold_from:g} or more while on top at "
+               f"{settings.hold_confidence:g} (`other_gestures` {settings.other_hold_confidence:g})"))
 
 
-def card_body(model: str, m: dict, sessions: int, cost: dict | None, hop_us: int = 100_000) -> str:
+def card_body(model: str, m: dict, sessions: int, cost: dict | None, hop_us: int = 100_000, seed0: int = SEED0) -> str:
     """The model card's section: how it was measured and the rule's table."""
     o = m["overall"]
     text = (f"`python -m benchmarks.decision_latency --model {model} --gestures {o['gestures']} --card CARD`: "
-            f"{o['gestures']} gestures (1-6 s) in {sessions} simulated sessions from seeds never used in training, "
+            f"{o['gestures']} gestures (1-6 s) in {sessions} simulated sessions (seeds {seed0:,}-{seed0 + sessions - 1:,}, "
+            f"never used in training or for picking the rule), "
             f"with idle gaps of 0.5-4 s (a subject standing still, walking out of view and back, an empty room), "
             f"played through the app's pipeline with its decision rule (`eventcore.decision.DECISION`: "
             f"{rule_text(DECISION, hop_us)}). Latency: event time from the gesture's start to the end of its first "
@@ -461,7 +465,7 @@ def main(argv: list[str] | None = None) -> None:
 
         first = report[models[0]]
         put_card_section(args.card, CARD_HEADING, card_body(models[0], first["rule"], first["sessions"],
-                                                            first.get("cost"), hop))
+                                                            first.get("cost"), hop, SPLITS[args.split]))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=float) + "\n")
 

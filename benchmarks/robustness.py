@@ -216,8 +216,8 @@ def card_body(result: dict, models: list[str]) -> str:
     return f"""`python -m benchmarks.robustness` on {result['recordings']} held-out SIMULATED recordings
 ({result['per_class']} of each of the 11 gestures, {result['duration_s']:g} s each; {result['seed_split']}), each changed
 one way at a time at both ends of the range a live user brings. The model column: windows decided correctly
-when each recording is played through the app's pipeline (1 s windows every 100 ms, the app's decision rule;
-windows spanning a whole live window of the gesture). The judges (networks trained on REAL DVS128 Gesture
+when each recording is played through the app's pipeline (its windows every 100 ms and its decision rule,
+`eventcore.decision.DECISION`; windows spanning a whole live window of the gesture). The judges (networks trained on REAL DVS128 Gesture
 recordings) classify each whole changed recording: where they fail too, the change itself is too strong to
 be a fair test. Machine: {platform.platform()}, CPU, {result['time_s']:.0f} s.
 
