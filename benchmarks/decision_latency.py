@@ -309,8 +309,11 @@ CANDIDATES: dict[str, tuple[dict, int]] = {
     "the same, a named gesture held on the 0.5 + 1 s windows at 0.25 (other_gestures 0.35)":
         (_rule(W3, 1, 0.4, 3, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
                other_hold_confidence=0.35), 100_000),
-    "**the rule**: the same, held at 0.25 (other_gestures 0.5)":
+    "the same, held at 0.25 (other_gestures 0.5)":
         (_rule(W3, 1, 0.4, 3, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
+               other_hold_confidence=0.5), 100_000),
+    "**the rule**: the same, other_gestures after 2 hops":
+        (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
                other_hold_confidence=0.5), 100_000),
 }
 

@@ -57,7 +57,7 @@ class DecisionSettings:
     min_events: int = 2000  # in a whole window; a shorter one needs its share
     commit: float | None = None
     confirm_hops: int = 1  # hops a class must lead in a row before it is named
-    other_hops: int = 3  # the same for "other_gestures", which a gesture's first moves look like
+    other_hops: int = 2  # the same for "other_gestures", which a gesture's first moves look like
     other_confidence: float = 0.6  # "other_gestures" needs more: real cars and machines reach 0.4-0.6 (README)
     hold_from: float | None = 0.5  # None: a named gesture is not held, every hop decides afresh on all windows
     hold_confidence: float = 0.25
