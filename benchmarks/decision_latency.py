@@ -103,7 +103,8 @@ def probe_rates(engine, s: Session, hop_us: int = PROBE_HOP_US) -> Rates:
 
     preds = []
     src = ArraySource(s.events, SIZE, SIZE, name=f"session {s.seed}")
-    probe = DecisionSmoother(engine.class_names, settings=DecisionSettings(fractions=PROBE_FRACTIONS))
+    # no hold stage: every hop classifies every probe window, whatever is named
+    probe = DecisionSmoother(engine.class_names, settings=DecisionSettings(fractions=PROBE_FRACTIONS, hold_from=None))
     pipe = Pipeline(src, engine, windowing=engine.windowing.changed(hop_us=hop_us), smoother=probe,
                     on_result=preds.append)
     pipe.start()

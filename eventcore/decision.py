@@ -15,10 +15,9 @@ fills a short window long before it fills the whole one. Per hop:
 4. ``commit``: a hop whose own combination is clear (top rate at least ``commit``, margin
    kept) names its class at once, without waiting for the smoothing to catch up;
 5. ``hold_from``: once a gesture is named, only windows at least this share of the live
-   window long count, and the
-   named class is kept while it stays on top at ``hold_confidence`` or more
-   (``other_hold_confidence`` for ``other_gestures``) even where it would not be named
-   afresh: the short window names a gesture early, but inside one it only adds noise, and
+   window long are classified (:meth:`DecisionSmoother.lengths_us`), and the named class is
+   kept while it stays on top at ``hold_confidence`` or more (``other_hold_confidence`` for
+   ``other_gestures``) even where it would not be named afresh: the short window names a gesture early, but inside one it only adds noise, and
    a distant or half-seen subject rates its gesture lower than one that starts it.
 
 "No gesture" is index -1. A decision that names a gesture which the previous one did not
@@ -141,8 +140,11 @@ class DecisionSmoother:
         return self.settings.min_confidence
 
     def lengths_us(self, window_us: int) -> tuple[int, ...]:
-        """The lengths of the windows classified every hop (shortest first, ``window_us`` last)."""
-        return tuple(max(1, round(f * window_us)) for f in self.settings.fractions)
+        """The windows the next hop must classify (shortest first, ``window_us`` last): all of
+        ``fractions``, or only those of ``hold_from`` or more while a named gesture is held."""
+        st = self.settings
+        held = self.last >= 0 and st.hold_from is not None
+        return tuple(max(1, round(f * window_us)) for f in st.fractions if not held or f >= st.hold_from)
 
     def reset(self) -> None:
         self.state = None
@@ -153,7 +155,8 @@ class DecisionSmoother:
         """Fold one hop's rates into the state and decide.
 
         ``rates``: ``[windows, classes]`` for the windows of :meth:`lengths_us` (shortest
-        first), or ``[classes]`` for one whole window; ``n_events``: events in each.
+        first; all of ``fractions`` also does), or ``[classes]`` for one whole window;
+        ``n_events``: events in each.
         """
         d = self._decide(np.asarray(rates, dtype=np.float64), np.asarray(n_events, dtype=np.int64), hold=True)
         d = self._confirmed(d)
@@ -185,7 +188,7 @@ class DecisionSmoother:
             rates, n_events, share = rates[None], n_events.reshape(1), np.ones(1)
         else:
             share = np.asarray(st.fractions[-len(rates):])
-        holding = hold and self.last >= 0 and st.hold_from is not None and len(rates) > 1
+        holding = hold and self.last >= 0 and st.hold_from is not None
         if holding:
             keep = share >= st.hold_from
             rates, n_events, share = rates[keep], n_events.reshape(-1)[keep], share[keep]

@@ -130,10 +130,13 @@ def test_a_named_gesture_is_held_on_the_long_windows_and_released_when_it_fades(
     noisy = np.stack([one_hot(7, 0.9), one_hot(4, 0.3), one_hot(4, 0.3)])
     held = s.update(noisy, n)
     assert held.index == 4 and held.reason == "held" and not held.onset
+    assert s.lengths_us(1_000_000) == (500_000, 1_000_000)  # the short window is not even classified
+    assert s.update(np.stack([one_hot(4, 0.3)] * 2), n[1:]).reason == "held"  # the long windows alone do
     fresh = DecisionSmoother(CLASS_NAMES, settings=settings)
     assert fresh.update(noisy, n).index == -1
     # faded under the hold level: released; without the hold stage it is released at once
     assert s.update(np.stack([one_hot(4, 0.2)] * 3), n).index == -1
+    assert s.lengths_us(1_000_000) == (250_000, 500_000, 1_000_000)
     plain = DecisionSmoother(CLASS_NAMES, settings=settings.changed(hold_from=None))
     plain.update(np.stack([one_hot(4, 0.9), one_hot(4, 0.6), one_hot(4, 0.5)]), n)
     assert plain.update(noisy, n).index == -1
