@@ -422,7 +422,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
                 save_checkpoint(out / "best.pt", model, cfg, meta)
             last_acc = {f"{k}_last": v for k, v in stats.items() if k.endswith("_acc")}
             meta = CheckpointMeta(splits.class_names, windowing, splits.trained_on, last_acc, command,
-                                  notes=json.dumps({**notes, "epoch": epoch + 1}))
+                                  notes=json.dumps({**notes, "protocol": "the last epoch (none picked)",
+                                                    "epoch": epoch + 1}))
             save_checkpoint(out / "last.pt", model, cfg, meta)
             tmp = resume_path.with_name(RESUME_FILE + ".tmp")
             torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -48,3 +48,17 @@ def test_a_benchmark_rewrites_only_its_own_card_section(tmp_path):
     text = card.read_text()
     assert "| c | d |" in text and "| a | b |" not in text and text.count("## Robustness") == 1
     assert text.endswith("## Demo recordings\nall right\n")
+
+
+def test_the_fair_column_scores_only_the_recordings_both_judges_recognise():
+    from benchmarks.robustness import fair_share, table
+
+    right, total = np.array([10, 0, 5]), np.array([10, 10, 10])
+    judges = {"teacher": 2 / 3, "speck": 1.0, "both": 2 / 3, "both_recognise": [True, False, True]}
+    assert fair_share(right, total, judges) == {"fair_recordings": 2, "fair_correct": 0.75}
+    assert fair_share(right, total, None) == {"fair_recordings": None, "fair_correct": None}
+    base = {"change": "unchanged", "judges": judges, "models": {"m": {"correct": 1.0, "fair_correct": 1.0}}}
+    moved = {"change": "moved", "judges": judges, "models": {"m": {"correct": 0.5, **fair_share(right, total, judges)}}}
+    lines = table({"rows": [base, moved]}, ["m"]).splitlines()
+    assert "on recordings both judges recognise" in lines[0] and lines[1].count("---") == 5
+    assert lines[-1] == "| moved | 50.0 % (-50.0) | 75.0 % (-25.0) | 66.7 % | 100.0 % |"

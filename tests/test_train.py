@@ -123,7 +123,8 @@ def test_training_loss_falls_and_resume_continues(fake_dvs, tmp_path, tiny_confi
     assert [r["epoch"] for r in log] == list(range(1, 11)) + [11, 12]
     # the cosine schedule goes on where it stopped (and now spans 12 epochs)
     assert log[10]["lr"] == pytest.approx(0.01 * 0.5 * (1 + np.cos(np.pi * 10 / 12)))
-    assert json.loads(load_checkpoint(tmp_path / "run" / "last.pt")[2].notes)["epoch"] == 12
+    last = json.loads(load_checkpoint(tmp_path / "run" / "last.pt")[2].notes)
+    assert last["epoch"] == 12 and last["protocol"] == "the last epoch (none picked)"
 
 
 def test_a_spent_time_budget_ends_training_on_an_evaluated_checkpointed_epoch(fake_dvs, tmp_path, tiny_config):
