@@ -30,6 +30,7 @@ import numpy as np
 
 from eventcore.decision import DECISION, DecisionSettings, DecisionSmoother
 from eventcore.labels import CLASS_NAMES, LabelTimeline
+from model.simulator.realism import wilson
 
 SEED0 = 24_000_000
 SPLITS = {"test": SEED0, "val": 25_000_000}  # val: the sessions the rule is picked on; test: the ones reported
@@ -190,8 +191,20 @@ def score_session(s: Session, t_end: np.ndarray, decided: np.ndarray, span_us: i
     return gestures, idle, pairs
 
 
+def median_interval(values: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """Distribution-free 95 % interval of a median from order statistics: how far a median of a few
+    dozen gestures can be trusted."""
+    v = np.sort(values)
+    n = len(v)
+    if n == 0:
+        return float("nan"), float("nan")
+    lo = max(int(np.floor(n / 2 - z * np.sqrt(n) / 2)), 1)  # 1-based rank; the upper one mirrors it
+    return float(v[lo - 1]), float(v[n - lo])
+
+
 def summarise(gestures: list[Gesture], idle: dict[str, list[int]], pairs: list[tuple[int, int]]) -> dict:
-    """Per class and overall: latency median / p90 (ms), first named wrong, missed, inside right; idle false names."""
+    """Per class and overall: latency median / p90 (ms), first named wrong, missed, inside right; idle false names.
+    Overall also the 95 % intervals of the median and of the two shares the targets bound."""
 
     def row(gs: list[Gesture], ps: list[tuple[int, int]]) -> dict:
         lat = np.array([np.inf if g.first_correct is None else (g.first_correct - g.start) / 1e3 for g in gs])
@@ -213,7 +226,12 @@ def summarise(gestures: list[Gesture], idle: dict[str, list[int]], pairs: list[t
         if gs:
             out["per_class"][name] = row(gs, [p for p in pairs if p[0] == c])
     out["overall"] = row(gestures, pairs)
+    lat = np.array([np.inf if g.first_correct is None else (g.first_correct - g.start) / 1e3 for g in gestures])
+    wrong = sum(g.first_named is not None and g.first_named != g.cls for g in gestures)
+    out["overall"]["median_ci_ms"] = median_interval(lat)
+    out["overall"]["first_wrong_ci"] = wilson(int(wrong), len(gestures))
     all_idle = sum(idle.values(), [])
+    out["idle_named_ci"] = wilson(int(sum(all_idle)), len(all_idle))
     out["idle_named"] = float(np.mean(all_idle)) if all_idle else float("nan")
     out["idle_windows"] = len(all_idle)
     out["idle_named_by_state"] = {k: (float(np.mean(v)) if v else float("nan"), len(v)) for k, v in idle.items()}
@@ -346,6 +364,10 @@ def _pct(x: float) -> str:
     return "-" if x != x else f"{100 * x:.0f} %"
 
 
+def _interval(lo: float, hi: float) -> str:
+    return f"{100 * lo:.1f}-{100 * hi:.1f} %"
+
+
 def _ms(x: float) -> str:
     return "-" if x != x else ("never" if x == np.inf else f"{x:.0f}")
 
@@ -357,12 +379,16 @@ def table(m: dict) -> str:
     rows = [f"| {name} | {r['gestures']} | {_ms(r['median_ms'])} | {_ms(r['p90_ms'])} | {_pct(r['first_wrong'])} "
             f"| {_pct(r['missed'])} | {_pct(r['inside_right'])} |" for name, r in m["per_class"].items()]
     o = m["overall"]
-    rows.append(f"| **all** | {o['gestures']} | **{_ms(o['median_ms'])}** | **{_ms(o['p90_ms'])}** "
-                f"| **{_pct(o['first_wrong'])}** | {_pct(o['missed'])} | **{_pct(o['inside_right'])}** |")
+    (mlo, mhi), (wlo, whi) = o["median_ci_ms"], o["first_wrong_ci"]
+    ilo, ihi = m["idle_named_ci"]
+    rows.append(f"| **all** | {o['gestures']} | **{_ms(o['median_ms'])}** ({_ms(mlo)}-{_ms(mhi)}) | **{_ms(o['p90_ms'])}** "
+                f"| **{_pct(o['first_wrong'])}** ({_interval(wlo, whi)}) | {_pct(o['missed'])} "
+                f"| **{_pct(o['inside_right'])}** |")
     st = ", ".join(f"{k} {_pct(v)} of {n}" for k, (v, n) in m["idle_named_by_state"].items())
-    return "\n".join([head, *rows]) + (f"\n\nIdle-gap windows naming a gesture: **{_pct(m['idle_named'])}** of "
-                                       f"{m['idle_windows']} ({st}); gesture end to \"no gesture\": median "
-                                       f"{_ms(o['release_ms'])} ms.")
+    return "\n".join([head, *rows]) + (f"\n\nIdle-gap windows naming a gesture: **{_pct(m['idle_named'])}** "
+                                       f"({_interval(ilo, ihi)}) of {m['idle_windows']} ({st}); gesture end "
+                                       f"to \"no gesture\": median {_ms(o['release_ms'])} ms. In brackets: 95 % "
+                                       f"intervals (the median's from order statistics, the shares' Wilson).")
 
 
 CARD_HEADING = "Decision latency (simulated, held-out seeds)"

@@ -4,6 +4,7 @@ simulated sessions it plays (gaps covered by scene states; an empty room is near
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchmarks.decision_latency import Session, score_session, summarise
 from eventcore.labels import LabelTimeline
@@ -42,6 +43,15 @@ def test_figures_of_a_constructed_case():
     assert m["idle_named"] == 1 / 23 and m["idle_named_by_state"]["still"] == (1 / 12, 12)
     assert m["per_class"]["left_arm_clockwise"]["first_wrong"] == 0.0
     assert m["per_class"]["left_hand_wave"]["median_ms"] == 500
+    assert o["median_ci_ms"] == (400, 500) and o["first_wrong_ci"] == pytest.approx((0.095, 0.905), abs=1e-3)
+
+
+def test_the_median_interval_narrows_with_more_gestures():
+    from benchmarks.decision_latency import median_interval
+
+    v = np.arange(1, 67, dtype=float)  # 66 latencies 1..66: the median's 95 % interval spans ranks 25-42
+    assert median_interval(v) == (25.0, 42.0)
+    assert median_interval(np.arange(1, 661, dtype=float)) == (304.0, 357.0)
 
 
 def test_a_gesture_never_named_right_counts_as_missed_with_no_latency():
@@ -76,7 +86,8 @@ def test_the_card_section_holds_the_overall_row(tmp_path):
     card.write_text("# model\n\n## Demo recordings\nx\n")
     put_card_section(card, CARD_HEADING, card_body("small64", summarise(*score_session(s, t, d)), 1, None))
     text = card.read_text()
-    assert "## Decision latency" in text and "| **all** | 2 | **450** | **500** | **50 %** |" in text
+    assert "## Decision latency" in text and "| **all** | 2 | **450** (400-500) | **500** | **50 %** (9.5-90.5 %) |" in text
+    assert "**4 %** (0.8-21.0 %) of 23" in text, "idle windows named, with their 95 % interval"
     assert text.index("## Decision latency") < text.index("## Demo recordings")
 
 
