@@ -85,7 +85,7 @@ def frames_by_number(chunks: Callable[[], Iterable[np.ndarray]], T: int, height:
     return out.reshape(T, 2, height, width), n, t_end
 
 
-def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
+def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, int, int] | None = None) -> dict:
     """The whole recording as one sample, split into T frames by event count (DVS128 protocol).
 
     The file is read twice a chunk at a time (count, then bin), so memory is the frames and
@@ -94,7 +94,7 @@ def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
     ``min_confidence`` or too few events fall inside the model's input.
     """
     t0 = time.perf_counter()
-    chain = engine.input_chain(source.width, source.height, split_by="number")
+    chain = _chain(source, engine, roi)
     size = chain.frames.height
 
     def chunks():
@@ -119,6 +119,14 @@ def classify_whole(source: FileSource, engine: InferenceEngine) -> dict:
     return line
 
 
+def _chain(source: Source, engine: InferenceEngine, roi: tuple[int, int, int] | None):
+    """The input chain for this source, a region of interest that does not fit it named as the user's error."""
+    try:
+        return engine.input_chain(source.width, source.height, roi, split_by="number")
+    except ValueError as err:
+        raise UserError(f"{source.name}: --roi: {err}") from None
+
+
 def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
     """Entry of ``main.py classify`` (also the GUI's headless fallback); arguments checked by the CLI."""
     engine = InferenceEngine.from_checkpoint(args.model, args.device, backend=getattr(args, "backend", None))
@@ -129,7 +137,7 @@ def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
     if args.whole:
         if not isinstance(source, FileSource):
             raise UserError(f"{source.name}: --whole needs a recorded file, not a live stream")
-        print(json.dumps(classify_whole(source, engine)), flush=True)
+        print(json.dumps(classify_whole(source, engine, getattr(args, "roi", None))), flush=True)
         return 0
     if isinstance(source, FileSource) and args.speed is not None:
         source.speed = args.speed
@@ -140,11 +148,14 @@ def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
         noise = NoiseFilter("background_activity", source.width, source.height)
     labelled = source.labels is not None
     out = sys.stdout
+    roi = getattr(args, "roi", None)
+    _chain(source, engine, roi)  # a region that does not fit the sensor: one line, before anything runs
     pipe = Pipeline(
         source,
         engine,
         windowing=windowing,
         noise_filter=noise,
+        roi=roi,
         on_result=lambda p: print(prediction_line(p, engine.class_names, labelled), file=out, flush=True),
     )
     if args.compile:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from eventcore.errors import UserError
-from eventcore.settings import ms_to_us, positive
+from eventcore.settings import ms_to_us, parse_roi, positive
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("--whole", action="store_true", help="classify the whole recording as one sample (DVS128 Gesture protocol)")
     cls.add_argument("--speed", type=float, default=None, help="pace a file at this real-time factor (default: as fast as possible)")
     cls.add_argument("--seconds", type=float, default=None, help="stop a live source after this many seconds")
+    cls.add_argument("--roi", default=None, metavar="X0,Y0,SIDE",
+                     help="classify only this square of the sensor, scaled to the model's input: frame a subject "
+                          "standing further away (default: the centre crop; the GUI draws it on the event view)")
     cls.set_defaults(func=cmd_classify)
 
     rec = sub.add_parser("record", help="record a source to an AEDAT4 file")
@@ -157,6 +160,8 @@ def check_args(args: argparse.Namespace) -> None:
         ms_to_us(f"--{flag.replace('_', '-')}", getattr(args, flag, None))
     for flag in ("speed", "seconds"):
         positive(f"--{flag}", getattr(args, flag, None))
+    if hasattr(args, "roi"):
+        args.roi = parse_roi("--roi", args.roi)
     if getattr(args, "compile", False) and getattr(args, "backend", None) not in (None, "torch"):
         from eventcore.errors import SettingsError
 

@@ -37,6 +37,21 @@ def positive(name: str, value: float | None, unit: str = "") -> float | None:
     return v
 
 
+def parse_roi(name: str, text: str | None) -> tuple[int, int, int] | None:
+    """``"X0,Y0,SIDE"`` typed by a user -> a square region of the sensor in pixels (None passes through);
+    whether it fits the sensor is checked when a source is open."""
+    if text is None:
+        return None
+    parts = text.replace(" ", "").split(",")
+    try:
+        x0, y0, side = (int(v) for v in parts)
+    except ValueError:
+        raise SettingsError(f"{name}: wants X0,Y0,SIDE in sensor pixels (e.g. 25,25,77), got {text!r}") from None
+    if x0 < 0 or y0 < 0 or side <= 0:
+        raise SettingsError(f"{name}: X0 and Y0 must be 0 or more and SIDE more than 0, got {text!r}")
+    return x0, y0, side
+
+
 def ms_to_us(name: str, ms: float | None) -> int | None:
     """Milliseconds typed by a user -> whole microseconds (validated; at least 1 us)."""
     v = positive(name, ms, "milliseconds")

@@ -151,6 +151,20 @@ def test_classify_whole_is_one_line(capsys, files):
         assert data["index"] == int(np.argmax(data["rates"]))
 
 
+def test_classify_reads_only_the_region_of_interest(capsys, files):
+    """--roi frames a part of the sensor (a subject further away): the bar turns within 56 px of the
+    centre, so a corner square holds none of its events and the centre square does."""
+    base = ("classify", str(files["recording"]), "--model", str(files["model"]), "--device", "cpu", "--whole")
+    code, out, err = run(capsys, *base, "--roi", "32,32,64")
+    assert code == 0 and len(out.splitlines()) == 1, err
+    code, out, err = run(capsys, *base, "--roi", "0,0,16")
+    assert code == 2 and out == "" and "bar.aedat4" in err and "no events inside the model's input region" in err
+    code, out, err = run(capsys, *base, "--roi", "100,100,64")
+    assert code == 2 and err.count("\n") == 1 and "bar.aedat4: --roi:" in err and "does not fit inside the 128x128" in err
+    code, out, err = run(capsys, *base[:-1], "--roi", "100,100,64")
+    assert code == 2 and out == "" and "does not fit inside the 128x128" in err, "windowed too, before any window"
+
+
 @pytest.mark.parametrize("n", [0, 5, 20, 21, 12_345])
 def test_whole_recording_frames_in_two_passes_equal_the_one_binning_function(n):
     """classify --whole bins chunk by chunk (constant memory) exactly as events_to_frames bins the whole array."""
@@ -194,6 +208,7 @@ def test_record_writes_a_readable_aedat4_copy(capsys, files):
     ("--window-ms", "-5"), ("--window-ms", "0"), ("--window-ms", "nan"), ("--window-ms", "inf"),
     ("--hop-ms", "-1"), ("--hop-ms", "0"), ("--hop-ms", "nan"), ("--speed", "0"), ("--speed", "-2"),
     ("--speed", "nan"), ("--seconds", "0"), ("--seconds", "-1"), ("--seconds", "inf"),
+    ("--roi", "abc"), ("--roi", "1,2"), ("--roi", "0,0,0"), ("--roi", "0,-1,10"),
 ])
 def test_classify_refuses_bad_numbers_with_one_line(capsys, files, flag, value):
     code, out, err = run(capsys, "classify", str(files["recording"]), "--model", str(files["model"]),
