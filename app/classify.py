@@ -12,7 +12,8 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -94,7 +95,8 @@ def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, 
     ``min_confidence`` or too few events fall inside the model's input.
     """
     t0 = time.perf_counter()
-    chain = _chain(source, engine, roi)
+    with _roi_fits(source, roi):
+        chain = engine.input_chain(source.width, source.height, roi, split_by="number")
     size = chain.frames.height
 
     def chunks():
@@ -119,11 +121,14 @@ def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, 
     return line
 
 
-def _chain(source: Source, engine: InferenceEngine, roi: tuple[int, int, int] | None):
-    """The input chain for this source, a region of interest that does not fit it named as the user's error."""
+@contextmanager
+def _roi_fits(source: Source, roi: tuple[int, int, int] | None) -> Iterator[None]:
+    """A region of interest that does not fit the source's sensor (the geometry's ValueError) as the user's error."""
     try:
-        return engine.input_chain(source.width, source.height, roi, split_by="number")
+        yield
     except ValueError as err:
+        if roi is None:
+            raise
         raise UserError(f"{source.name}: --roi: {err}") from None
 
 
@@ -149,15 +154,15 @@ def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
     labelled = source.labels is not None
     out = sys.stdout
     roi = getattr(args, "roi", None)
-    _chain(source, engine, roi)  # a region that does not fit the sensor: one line, before anything runs
-    pipe = Pipeline(
-        source,
-        engine,
-        windowing=windowing,
-        noise_filter=noise,
-        roi=roi,
-        on_result=lambda p: print(prediction_line(p, engine.class_names, labelled), file=out, flush=True),
-    )
+    with _roi_fits(source, roi):
+        pipe = Pipeline(
+            source,
+            engine,
+            windowing=windowing,
+            noise_filter=noise,
+            roi=roi,
+            on_result=lambda p: print(prediction_line(p, engine.class_names, labelled), file=out, flush=True),
+        )
     if args.compile:
         engine.start_compile()
     pipe.start()

@@ -203,17 +203,20 @@ def median_interval(values: np.ndarray, z: float = 1.96) -> tuple[float, float]:
 
 
 def summarise(gestures: list[Gesture], idle: dict[str, list[int]], pairs: list[tuple[int, int]]) -> dict:
-    """Per class and overall: latency median / p90 (ms), first named wrong, missed, inside right; idle false names.
-    Overall also the 95 % intervals of the median and of the two shares the targets bound."""
+    """Per class and overall: latency median / p90 (ms), first named wrong, missed, inside right; idle false names;
+    with the 95 % intervals of the median and of the two shares the targets bound."""
 
     def row(gs: list[Gesture], ps: list[tuple[int, int]]) -> dict:
         lat = np.array([np.inf if g.first_correct is None else (g.first_correct - g.start) / 1e3 for g in gs])
         rel = [g.release / 1e3 for g in gs if g.release is not None]
+        wrong = sum(g.first_named is not None and g.first_named != g.cls for g in gs)
         return {
             "gestures": len(gs),
             "median_ms": float(np.median(lat)) if len(gs) else float("nan"),
+            "median_ci_ms": median_interval(lat),
+            "first_wrong_ci": wilson(int(wrong), len(gs)),
             "p90_ms": float(np.percentile(lat, 90, method="higher")) if len(gs) else float("nan"),
-            "first_wrong": float(np.mean([g.first_named is not None and g.first_named != g.cls for g in gs])),
+            "first_wrong": wrong / len(gs) if gs else float("nan"),
             "missed": float(np.mean([g.first_correct is None for g in gs])),
             "inside_right": float(np.mean([t == d for t, d in ps])) if ps else float("nan"),
             "inside_windows": len(ps),
@@ -226,10 +229,6 @@ def summarise(gestures: list[Gesture], idle: dict[str, list[int]], pairs: list[t
         if gs:
             out["per_class"][name] = row(gs, [p for p in pairs if p[0] == c])
     out["overall"] = row(gestures, pairs)
-    lat = np.array([np.inf if g.first_correct is None else (g.first_correct - g.start) / 1e3 for g in gestures])
-    wrong = sum(g.first_named is not None and g.first_named != g.cls for g in gestures)
-    out["overall"]["median_ci_ms"] = median_interval(lat)
-    out["overall"]["first_wrong_ci"] = wilson(int(wrong), len(gestures))
     all_idle = sum(idle.values(), [])
     out["idle_named_ci"] = wilson(int(sum(all_idle)), len(all_idle))
     out["idle_named"] = float(np.mean(all_idle)) if all_idle else float("nan")
