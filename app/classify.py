@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from eventcore.decision import DecisionSmoother
+from eventcore.framing import framing_mode
 from eventcore.errors import SourceError, UserError
 from eventcore.labels import CLASS_NAMES
 from eventcore.settings import WindowRequest
@@ -44,6 +45,8 @@ def prediction_line(pred: Prediction, names: tuple[str, ...], labelled: bool) ->
         "rates": [round(float(r), 4) for r in pred.rates],
         "latency_ms": round(pred.latency_ms, 2),
     }
+    if pred.framing is not None:  # automatic framing: the sensor square (x0, y0, side) the model read
+        line["input_square"] = list(pred.crop_box)
     if labelled:
         line.update(_truth_fields(pred.truth, names))
     return json.dumps(line)
@@ -161,6 +164,7 @@ def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
             windowing=windowing,
             noise_filter=noise,
             roi=roi,
+            framing=framing_mode(args.framing),
             on_result=lambda p: print(prediction_line(p, engine.class_names, labelled), file=out, flush=True),
         )
     if args.compile:

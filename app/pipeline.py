@@ -27,6 +27,8 @@ import numpy as np
 from eventcore.decision import Decision, DecisionSmoother
 from eventcore.errors import UserError
 from eventcore.events import EVENT_DTYPE, empty_events
+from eventcore.framing import FramingSettings, FramingState, framing_step, initial_state, zoom_box
+from eventcore.geometry import Geometry
 from eventcore.settings import WindowSettings
 from eventcore.window import SlidingWindow
 from app.sources.base import FileSource, Source
@@ -34,7 +36,8 @@ from app.sources.base import FileSource, Source
 
 @dataclass
 class WindowJob:
-    """One window handed to the model: events in model coordinates and its timing."""
+    """One window handed to the model: events in model coordinates (sensor coordinates when the
+    pipeline frames automatically) and its timing."""
 
     events: np.ndarray
     t_end_us: int
@@ -57,6 +60,8 @@ class Prediction:
     gates: list[np.ndarray] = field(default_factory=list)
     spike_maps: list[np.ndarray] = field(default_factory=list)
     window_rates: np.ndarray | None = None  # [lengths, classes]: every window the decision rule classified
+    crop_box: tuple[int, int, int] | None = None  # the sensor square the model read (automatic framing moves it)
+    framing: FramingState | None = None  # automatic framing's state after this hop
 
     @property
     def latency_ms(self) -> float:
@@ -123,8 +128,10 @@ class RateMeter:
 class Pipeline:
     """Runs one source through the model until the source ends or :meth:`stop`.
 
-    ``windowing`` (default: the checkpoint's) and ``roi`` are fixed for the pipeline's life;
-    a change of either is a new pipeline (the session's job). ``error`` holds the exception
+    ``windowing`` (default: the checkpoint's), ``roi`` and ``framing`` are fixed for the
+    pipeline's life; a change of any is a new pipeline (the session's job). ``framing``
+    (:mod:`eventcore.framing`): the model reads a square zoomed into the ROI or default crop,
+    chosen by its own confidence; None reads the whole square. ``error`` holds the exception
     that stopped it: a :class:`UserError` is bad input, anything else a bug with its traceback.
     """
 
@@ -135,6 +142,8 @@ class Pipeline:
         *,
         windowing: WindowSettings | None = None,
         roi: tuple[int, int, int] | None = None,
+        framing: FramingSettings | None = None,
+        framing_state: FramingState | None = None,
         noise_filter: Callable[[np.ndarray], np.ndarray] | None = None,
         smoother: DecisionSmoother | None = None,
         drop: bool | None = None,
@@ -146,6 +155,13 @@ class Pipeline:
         self.windowing = windowing or engine.windowing
         self.chain = engine.input_chain(source.width, source.height, roi)
         self.geometry = self.chain.geometry.geometry
+        self.framing = framing
+        self._framed: list[Geometry] = []
+        if framing is not None:
+            box, size = self.geometry.crop_box, self.geometry.size
+            self._framed = [self.geometry] + [Geometry(source.width, source.height, size, zoom_box(box, z))
+                                              for z in framing.zooms[1:]]
+            self.framing_state = framing_state or initial_state(framing)
         self.noise_filter = noise_filter
         self.smoother = smoother or DecisionSmoother(engine.class_names)
         paced = isinstance(source, FileSource) and source.speed is not None
@@ -270,7 +286,7 @@ class Pipeline:
                     if not len(batch):
                         continue
                 self._keep_for_view(batch)
-                for win in self.window.push(self.chain.geometry(batch)):
+                for win in self.window.push(batch if self.framing is not None else self.chain.geometry(batch)):
                     t_end, events = win.t_end, win.events
                     truth = self.source.labels.truth_at(t_end) if self.source.labels is not None else None
                     self.windows_made += 1
@@ -282,33 +298,54 @@ class Pipeline:
         finally:
             self.slot.close()
 
-    def _nested_windows(self, job: WindowJob) -> list[np.ndarray]:
+    def _nested_windows(self, events: np.ndarray, t_end_us: int) -> list[np.ndarray]:
         """The decision rule's windows, all ending with the job's (shortest first, the whole window last)."""
-        starts = job.t_end_us - np.asarray(self.smoother.lengths_us(self.window_us), dtype=np.int64)
-        cuts = np.searchsorted(job.events["timestamp"], starts, side="left")
-        return [job.events[c:] for c in cuts.tolist()]
+        starts = t_end_us - np.asarray(self.smoother.lengths_us(self.window_us), dtype=np.int64)
+        cuts = np.searchsorted(events["timestamp"], starts, side="left")
+        return [events[c:] for c in cuts.tolist()]
+
+    def _windows(self, job: WindowJob) -> tuple[list[np.ndarray], np.ndarray | None, tuple[int, int, int]]:
+        """The rule's windows in model coordinates, the probe zoom's whole window (automatic framing) and the box read."""
+        if self.framing is None:
+            return self._nested_windows(job.events, job.t_end_us), None, self.geometry.crop_box
+        st = self.framing_state
+        geo = self._framed[st.current]
+        probe = self._framed[st.probe].apply(job.events) if st.probe != st.current else None
+        return self._nested_windows(geo.apply(job.events), job.t_end_us), probe, geo.crop_box
+
+    def _reframe(self, whole: np.ndarray, rates: np.ndarray, probe: np.ndarray | None,
+                 probe_rates: np.ndarray | None) -> None:
+        """Compare the probe's zoom with the one in force on the same busy whole window."""
+        busy = self.smoother.settings.min_events
+        if probe is not None and len(whole) >= busy:  # a zoom that leaves the scene idle has lost the subject
+            top = float(probe_rates.max()) if len(probe) >= busy else 0.0
+            self.framing_state = framing_step(self.framing, self.framing_state, float(rates.max()), top)
 
     def _infer_loop(self) -> None:
         try:
             while (job := self.slot.get()) is not None:
                 if job.restarted:
                     self.smoother.reset()
-                windows = self._nested_windows(job)
-                outs = self.engine.infer(windows)
-                window_rates = np.stack([o.rates for o in outs])
+                windows, probe, box = self._windows(job)
+                outs = self.engine.infer(windows if probe is None else [*windows, probe])
+                window_rates = np.stack([o.rates for o in outs[:len(windows)]])
+                if self.framing is not None:
+                    self._reframe(windows[-1], window_rates[-1], probe, None if probe is None else outs[-1].rates)
                 decision = self.smoother.update(window_rates, [len(w) for w in windows])
-                out = outs[-1]  # the whole window: its gates and maps are the ones drawn
+                out = outs[len(windows) - 1]  # the whole window: its gates and maps are the ones drawn
                 pred = Prediction(
                     t_end_us=job.t_end_us,
                     t_ready=job.t_ready,
                     t_done=time.perf_counter(),
-                    n_events=len(job.events),
+                    n_events=len(windows[-1]),
                     rates=out.rates,
                     decision=decision,
                     truth=job.truth,
                     gates=out.gates,
                     spike_maps=out.spike_maps,
                     window_rates=window_rates,
+                    crop_box=box,
+                    framing=self.framing_state if self.framing is not None else None,
                 )
                 self.latest = pred
                 self.history.append(pred)
@@ -323,10 +360,12 @@ class Pipeline:
             self._done.set()
 
 
-def run_to_end(source: Source, engine) -> list[Prediction]:
-    """Every prediction of a recorded source played through the pipeline to its end (benchmarks, shipping)."""
+def run_to_end(source: Source, engine, framing: FramingSettings | None = None,
+               framing_state: FramingState | None = None) -> list[Prediction]:
+    """Every prediction of a recorded source played through the pipeline to its end (benchmarks, shipping);
+    ``framing_state``: automatic framing starts from there (a user who stays where they stood)."""
     preds: list[Prediction] = []
-    pipe = Pipeline(source, engine, on_result=preds.append)
+    pipe = Pipeline(source, engine, framing=framing, framing_state=framing_state, on_result=preds.append)
     pipe.start()
     pipe.wait()
     pipe.stop()

@@ -1,6 +1,6 @@
 """The app's session, without Qt: one source, one model, the pipeline between them and every setting.
 
-The session owns the settings (windowing, region of interest, noise filter, speed, loop,
+The session owns the settings (windowing, region of interest, framing, noise filter, speed, loop,
 event view); the GUI and the CLI only ask it for changes and read back what is in force.
 A change that needs a new pipeline restarts it; a file keeps its playback position, a live
 source (camera, network) is reopened from its spec, and a recording in progress is handed
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from eventcore.errors import CheckpointError, SettingsError, SourceError
+from eventcore.framing import FRAMING
 from eventcore.settings import WindowRequest, WindowSettings, ms_to_us, positive
 from model.checkpoint import model_card
 from app.pipeline import Pipeline
@@ -42,6 +43,7 @@ class Settings:
 
     window: WindowRequest = field(default_factory=WindowRequest)
     roi: tuple[int, int, int] | None = None
+    framing: bool = False  # automatic framing (eventcore.framing): zoom onto a far subject
     denoise: bool = False
     speed: float | None = 1.0
     loop: bool = True
@@ -180,6 +182,10 @@ class Session:
         """Use a square region of interest ``(x0, y0, side)`` of the sensor (None: the default crop)."""
         return self._change(roi=None if roi is None else tuple(int(v) for v in roi))
 
+    def set_framing(self, on: bool) -> bool:
+        """Let the model zoom its input onto a subject standing further away (``eventcore.framing``)."""
+        return self._change(framing=bool(on))
+
     def set_denoise(self, on: bool) -> bool:
         return self._change(denoise=bool(on))
 
@@ -228,7 +234,7 @@ class Session:
 
             noise = NoiseFilter("background_activity", self.source.width, self.source.height)
         pipe = Pipeline(self.source, self.engine, windowing=self.windowing, roi=self.settings.roi,
-                        noise_filter=noise, drop=True, view_us=self.settings.view_us)
+                        framing=FRAMING if self.settings.framing else None, noise_filter=noise, drop=True, view_us=self.settings.view_us)
         pipe.set_recorder(self.recorder)
         self.pipe = pipe
         self._count_skips_from_now()

@@ -1,7 +1,7 @@
 """False gestures on REAL recordings that hold no gesture (cars, boxes, a rotating disk):
 the share of the app's live windows in which a model names a gesture.
 
-    python -m benchmarks.false_gestures [--model small64|CHECKPOINT] [--json OUT]
+    python -m benchmarks.false_gestures [--model small64|CHECKPOINT] [--framing off|auto] [--json OUT]
 
 Each recording in ``../shared/data/real`` is played through the app's pipeline (geometry,
 1 s window every 100 ms, the decision rule) exactly as ``python main.py --file`` would; a
@@ -23,8 +23,9 @@ RECORDINGS = ("davis346_aedat.aedat4", "davis240_translboxes_aedat2.aedat", "dav
               "davis346_aestream.aedat4")
 
 
-def decisions(model: str | Path, path: Path) -> np.ndarray:
+def decisions(model: str | Path, path: Path, framing: str = "off") -> np.ndarray:
     """The decided class index of every live window of ``path`` (-1 = no gesture)."""
+    from eventcore.framing import framing_mode
     import torch
 
     from app.inference import InferenceEngine
@@ -34,16 +35,16 @@ def decisions(model: str | Path, path: Path) -> np.ndarray:
     torch.set_num_threads(2)
     src = open_file(path)
     engine = InferenceEngine.from_checkpoint(model, device="cpu")
-    return np.array([p.decision.index for p in run_to_end(src, engine)], dtype=np.int64)
+    return np.array([p.decision.index for p in run_to_end(src, engine, framing_mode(framing))], dtype=np.int64)
 
 
-def false_gestures(model: str | Path = "small64", folder: Path = REAL) -> dict:
+def false_gestures(model: str | Path = "small64", folder: Path = REAL, framing: str = "off") -> dict:
     per = {}
     for name in RECORDINGS:
         path = folder / name
         if not path.is_file():
             continue
-        d = decisions(model, path)
+        d = decisions(model, path, framing)
         per[name] = {"windows": int(len(d)), "gesture_0_9": int(np.sum((d >= 0) & (d <= 9))),
                      "other_10": int(np.sum(d == 10)), "classes": np.bincount(d + 1, minlength=12).tolist()}
     n = sum(v["windows"] for v in per.values())
@@ -55,12 +56,13 @@ def false_gestures(model: str | Path = "small64", folder: Path = REAL) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="small64", help="shipped model name or checkpoint path")
+    ap.add_argument("--framing", choices=("off", "auto"), default="off", help="the app's automatic framing")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     if not REAL.is_dir():
         print(f"skipped: real recordings not found ({REAL})")
         return
-    res = false_gestures(args.model)
+    res = false_gestures(args.model, framing=args.framing)
     for name, v in res["recordings"].items():
         print(f"{name:38s} {v['gesture_0_9']:3d} of {v['windows']:3d} windows name a gesture 0-9 "
               f"({v['other_10']} say other_gestures)")

@@ -121,17 +121,28 @@ def make_recordings(n: int, duration: float, workers: int, cache: Path | None) -
     return out, labels, [s for _, s in jobs]
 
 
+FRAMED = " + automatic framing"
+
+
 def model_windows(model: str, recordings: list[np.ndarray], labels: np.ndarray,
                   sensor: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per recording: (windows decided correctly, windows), each played through the app's pipeline."""
+    """Per recording: (windows decided correctly, windows), each played through the app's pipeline
+    (``model`` ending in :data:`FRAMED`: with the app's automatic framing)."""
+    from eventcore.framing import FRAMING
     from app.inference import InferenceEngine
     from app.pipeline import run_to_end
     from app.sources.base import ArraySource
 
-    engine = InferenceEngine.from_checkpoint(model, device="cpu")
+    framing = FRAMING if model.endswith(FRAMED) else None
+    engine = InferenceEngine.from_checkpoint(model.removesuffix(FRAMED), device="cpu")
     right, total = [], []
+    state = None
+    if framing is not None:  # the subject has stood there before: framing starts where the last recording left it
+        state = run_to_end(ArraySource(recordings[-1], sensor[0], sensor[1], name="robustness"), engine,
+                           framing)[-1].framing
     for ev, label in zip(recordings, labels):
-        preds = run_to_end(ArraySource(ev, sensor[0], sensor[1], name="robustness"), engine)
+        preds = run_to_end(ArraySource(ev, sensor[0], sensor[1], name="robustness"), engine, framing, state)
+        state = preds[-1].framing if preds else state
         full = [p for p in preds if p.t_end_us - engine.window_us >= int(ev["timestamp"][0])]  # a whole window of gesture
         right.append(sum(p.decision.index == label for p in full))
         total.append(len(full))
@@ -169,12 +180,15 @@ def _judged_cached(ch: Change, recordings: list[np.ndarray], labels: np.ndarray,
     return verdict
 
 
-def run(models: list[str], n: int, duration: float, workers: int, cache: Path | None) -> dict:
+def run(models: list[str], n: int, duration: float, workers: int, cache: Path | None,
+        only: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     recs, labels, seeds = make_recordings(n, duration, workers, cache)
     print(f"{len(labels)} recordings x {len(CHANGES)} changes made in {time.perf_counter() - t0:.0f} s", flush=True)
     rows = []
     for ch in CHANGES:
+        if only and ch.name != "unchanged" and not any(o in ch.name for o in only):
+            continue
         sensor = ch.sensor or (SIZE, SIZE)
         row = {"change": ch.name, "setup": asdict(ch.setup) if ch.setup else None,
                "faults": asdict(ch.faults) if ch.faults else None, "sensor": list(sensor),
@@ -245,6 +259,9 @@ subset in each row; the first column is the figure the targets are measured on).
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", help="model name or checkpoint (repeat to compare; default small64)")
+    ap.add_argument("--framing", choices=("off", "auto", "both"), default="off",
+                    help="each model without automatic framing (off, the default), with it (auto) or both")
+    ap.add_argument("--only", action="append", help="only the rows whose change contains this text (and unchanged)")
     ap.add_argument("--n", type=int, default=3, help="recordings per gesture class (3)")
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per recording (2.0)")
     ap.add_argument("--workers", type=int, default=2)
@@ -256,9 +273,10 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(2)
     models = args.model or ["small64"]
+    models = [m + f for m in models for f in {"off": ("",), "auto": (FRAMED,), "both": ("", FRAMED)}[args.framing]]
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
-    result = run(models, args.n, args.duration, args.workers, args.cache)
+    result = run(models, args.n, args.duration, args.workers, args.cache, args.only)
     print(table(result, models))
     if args.card:
         put_card_section(args.card, CARD_HEADING, card_body(result, models))

@@ -12,6 +12,7 @@ import pytest
 
 from app.cli import main
 from app.sources.aedat4 import Aedat4Source
+from eventcore.framing import FRAMING, zoom_box
 from eventcore.labels import CLASS_NAMES
 from app.sources.recorder import write_aedat4
 from tests.fixtures import ROOT, TRUTH, rotating_bar, tiny_config, write_checkpoint, write_recording
@@ -163,6 +164,24 @@ def test_classify_reads_only_the_region_of_interest(capsys, files):
     assert code == 2 and err.count("\n") == 1 and "bar.aedat4: --roi:" in err and "does not fit inside the 128x128" in err
     code, out, err = run(capsys, *base[:-1], "--roi", "100,100,64")
     assert code == 2 and out == "" and "does not fit inside the 128x128" in err, "windowed too, before any window"
+
+
+def test_classify_with_automatic_framing_prints_the_square_the_model_read(capsys, files):
+    """--framing auto: every window still classified, each line saying which square the model read;
+    --whole has no hops to choose a zoom over and says so in one line."""
+    base = ("classify", str(files["recording"]), "--model", str(files["model"]), "--device", "cpu")
+    code, plain, err = run(capsys, *base)
+    assert code == 0, err
+    code, out, err = run(capsys, *base, "--framing", "auto")
+    assert code == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert len(lines) == len(plain.splitlines()) and lines[0]["input_square"] == [0, 0, 128]
+    assert all(tuple(x["input_square"]) in {zoom_box((0, 0, 128), z) for z in FRAMING.zooms} for x in lines)
+    code, out, err = run(capsys, *base, "--whole", "--framing", "auto")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--framing auto" in err and "--roi" in err
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--framing", "sometimes"])
+    assert exit_.value.code == 2 and "--framing" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("n", [0, 5, 20, 21, 12_345])

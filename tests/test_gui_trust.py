@@ -360,3 +360,18 @@ def test_redrawn_images_hold_no_memory(qtbot, window):
     finally:
         tracemalloc.stop()
     assert held < 500 * 20, f"{held / 500:.0f} bytes held per redrawn image"
+
+
+def test_automatic_framing_is_switched_in_the_settings_and_its_square_drawn(qtbot, window, files):
+    w = window
+    assert w.load_model(str(files["dvs"]), "cpu") and w.open_source(str(files["recording"])), w.message
+    wait_prediction(qtbot, w, timeout=60_000)
+    sp = w.settings_panel
+    assert not sp.framing.isChecked() and w.session.pipe.framing is None
+    sp.framing.setChecked(True)
+    assert w.message == "" and w.session.settings.framing and w.session.pipe.framing is not None
+    qtbot.waitUntil(lambda: w.drawn_prediction is not None and w.drawn_prediction.framing is not None, timeout=60_000)
+    x0, y0, side = w.drawn_prediction.crop_box
+    assert tuple(w.event_view.box.pos()) == (x0, y0) and tuple(w.event_view.box.size()) == (side, side)
+    sp.framing.setChecked(False)
+    assert w.session.pipe.framing is None

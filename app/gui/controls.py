@@ -111,6 +111,9 @@ class SettingsPanel(QWidget):
         self.overlay = QComboBox()
         self.overlay.addItem("off", -1)
         self.roi = QCheckBox("drag a square on the view")
+        self.framing = QCheckBox("zoom onto a far subject")
+        self.framing.setToolTip("automatic framing: the model also reads zoomed squares of its input and keeps "
+                                "the one it is surest on (the square drawn on the view); one extra window a hop")
         self.denoise = QCheckBox("background-activity filter")
         self.compile_state = QLabel("off")
         form = QFormLayout(self)
@@ -122,6 +125,7 @@ class SettingsPanel(QWidget):
         form.addRow("View span", self.view_ms)
         form.addRow("Attention overlay", self.overlay)
         form.addRow("Region of interest", self.roi)
+        form.addRow("Automatic framing", self.framing)
         form.addRow("Noise filter", self.denoise)
         self.compile_state.setToolTip("the inference backend in use and its state (export, compile)")
         form.addRow("Inference", self.compile_state)

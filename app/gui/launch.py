@@ -46,7 +46,8 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.gui.main_window import MainWindow
     from app.session import Settings
 
-    settings = Settings(window=WindowRequest.from_ms(args.window_ms, args.hop_ms), denoise=bool(args.denoise))
+    settings = Settings(window=WindowRequest.from_ms(args.window_ms, args.hop_ms), denoise=bool(args.denoise),
+                        framing=args.framing == "auto")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     win = MainWindow(settings, compile_model=bool(args.compile))
     win.session.backend = getattr(args, "backend", None)

@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         sp.overlay.currentIndexChanged.connect(lambda _: self._draw_overlay())
         sp.roi.toggled.connect(self._on_roi_toggled)
         sp.denoise.toggled.connect(lambda on: self._ask(self.session.set_denoise, on))
+        sp.framing.toggled.connect(lambda on: self._ask(self.session.set_framing, on))
 
     def _ask(self, change, *args) -> bool:
         """Ask the session for a change; a refusal (UserError) goes to the banner. True when accepted."""
@@ -229,6 +230,7 @@ class MainWindow(QMainWindow):
         for widget, set_value in ((sp.view_mode, lambda: sp.view_mode.setCurrentIndex(sp.view_mode.findData(st.view_mode))),
                                   (sp.view_ms, lambda: sp.view_ms.setValue(st.view_span_us / 1000)),
                                   (sp.denoise, lambda: sp.denoise.setChecked(st.denoise)),
+                                  (sp.framing, lambda: sp.framing.setChecked(st.framing)),
                                   (pb.speed, lambda: pb.speed.setCurrentIndex(max(0, pb.speed.findData(st.speed)))),
                                   (pb.loop, lambda: pb.loop.setChecked(st.loop))):
             widget.blockSignals(True)
@@ -574,6 +576,8 @@ class MainWindow(QMainWindow):
             self.prediction.show_prediction(pred, list(pipe.history))
             self.attention.show_gates(pred.gates)
             self.drawn_prediction = pred
+            if pred.crop_box is not None and not self.event_view.editing:  # automatic framing moves it
+                self.event_view.set_crop_box(pred.crop_box)
             self._draw_overlay()
         self.redraws += 1
         if self.draw_log is not None:
