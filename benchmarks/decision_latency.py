@@ -11,11 +11,13 @@ window's end), the share of gestures whose first named decision is wrong, the sh
 windows wholly inside an idle gap that name a gesture (per kind of gap: a still subject, a
 walking one, an empty room), and the share of decisions inside gestures that are right.
 
-    python -m benchmarks.decision_latency [--model small64] [--gestures 66] [--candidates]
+    python -m benchmarks.decision_latency [--model small64] [--gestures 66] [--candidates] [--framing auto]
 
 The sessions and every window's class rates are cached (``$XDG_CACHE_HOME/tcja-gesture/
 decision_latency``): the pipeline runs once per model with all candidate window lengths at a
 50 ms hop, and ``--candidates`` replays the candidate decision rules on those rates.
+``--framing auto`` scores the app's automatic framing instead (stateful, so each session is
+played through the pipeline at the app's hop and its decisions are scored as they come).
 """
 
 from __future__ import annotations
@@ -266,11 +268,11 @@ def prepare(model: str, n_gestures: int, cache: Path | None, workers: int, hop_u
             print(f"session {seed}: {n:,} events, {hops} hops ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
-def hop_cost(model: str, s: Session, fractions: tuple[float, ...], hops: int = 60) -> dict:
+def hop_cost(model: str, s: Session, fractions: tuple[float, ...], hops: int = 60, probe: bool = False) -> dict:
     """Median wall time per hop of the model on the rule's windows against one whole window (ms), same run.
 
     The default CPU backend with two threads; the two alternate hop by hop, so a load on the
-    machine falls on both alike.
+    machine falls on both alike. ``probe``: automatic framing's extra whole window comes with the rule's.
     """
     from app.inference import InferenceEngine
     from model.simulator.render import SIZE
@@ -284,7 +286,7 @@ def hop_cost(model: str, s: Session, fractions: tuple[float, ...], hops: int = 6
     for t in np.concatenate([ends[:3], ends]):  # the first three warm up
         cuts = np.searchsorted(ts, t - np.array([round(f * engine.window_us) for f in fractions]))
         stop = int(np.searchsorted(ts, t))
-        wins = [ev[c:stop] for c in cuts.tolist()]
+        wins = [ev[c:stop] for c in cuts.tolist()] + ([ev[cuts[-1]:stop]] if probe else [])
         for out, batch in ((one, wins[-1:]), (many, wins)):
             t0 = time.perf_counter()
             engine.infer(batch)
@@ -347,11 +349,23 @@ def replay(r: Rates, settings: DecisionSettings, hop_us: int) -> tuple[np.ndarra
     return r.t_end[step - 1::step], np.array([sm.update(r.rates[h, idx], r.n_events[h, idx]).index for h in hops])
 
 
-def evaluate(data: list[tuple[Session, Rates]], settings: DecisionSettings, hop_us: int) -> dict:
-    """The benchmark's figures for one rule on all sessions."""
+def live_decisions(engine, s: Session, framing) -> tuple[np.ndarray, np.ndarray]:
+    """(t_end, decided) of the app's pipeline on a session as it runs: its hop, its rule, ``framing``."""
+    from app.pipeline import run_to_end
+    from app.sources.base import ArraySource
+    from model.simulator.render import SIZE
+
+    preds = run_to_end(ArraySource(s.events, SIZE, SIZE, name=f"session {s.seed}"), engine, framing)
+    return (np.array([p.t_end_us for p in preds], np.int64),
+            np.array([p.decision.index for p in preds], np.int64))
+
+
+def evaluate(data: list[tuple[Session, Rates]], settings: DecisionSettings, hop_us: int, live=None) -> dict:
+    """The benchmark's figures for one rule on all sessions (``live``: ``(engine, framing)`` to score the
+    pipeline's own decisions instead of replaying the cached rates)."""
     gestures, idle, pairs = [], {}, []
     for s, r in data:
-        g, i, p = score_session(s, *replay(r, settings, hop_us))
+        g, i, p = score_session(s, *(replay(r, settings, hop_us) if live is None else live_decisions(s=s, *live)))
         gestures += g
         pairs += p
         for k, v in i.items():
@@ -446,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="sessions: test (reported, seeds 24,000,000 and up) or val (for picking a rule, 25,000,000 and up)")
     ap.add_argument("--probe-hop-ms", type=float, default=PROBE_HOP_US / 1000,
                     help="hop of the cached rates (50: every candidate; 100: the rule's hop, half the time)")
+    ap.add_argument("--framing", choices=("off", "auto"), default="off",
+                    help="auto: the app's automatic framing, each session played through the pipeline as it runs")
     ap.add_argument("--no-cost", action="store_true", help="skip the per-hop cost measurement")
     ap.add_argument("--no-cache", action="store_true", help="simulate and classify afresh, keep nothing")
     ap.add_argument("--json", type=Path)
@@ -464,10 +480,16 @@ def main(argv: list[str] | None = None) -> None:
             probe_hop = round(args.probe_hop_ms * 1000)
             prepare(model, args.gestures, cache, args.workers, probe_hop, SPLITS[args.split])
             data, hop = load(model, args.gestures, cache, probe_hop, SPLITS[args.split])
-            m = evaluate(data, DECISION, hop)
+            live = None
+            if args.framing == "auto":
+                from app.inference import InferenceEngine
+                from eventcore.framing import FRAMING
+
+                live = (InferenceEngine.from_checkpoint(model, device="cpu"), FRAMING)
+            m = evaluate(data, DECISION, hop, live)
             seeds = [s.seed for s, _ in data]
-            print(f"\n## {model}: {m['overall']['gestures']} gestures in {len(data)} sessions (seeds {seeds[0]}-"
-                  f"{seeds[-1]}), rule: {rule_text(DECISION, hop)}\n")
+            print(f"\n## {model}{' with automatic framing' if live else ''}: {m['overall']['gestures']} gestures in "
+                  f"{len(data)} sessions (seeds {seeds[0]}-{seeds[-1]}), rule: {rule_text(DECISION, hop)}\n")
             print(table(m), flush=True)
             report[model] = {"rule": m, "sessions": len(data)}
             if args.candidates:
@@ -484,10 +506,11 @@ def main(argv: list[str] | None = None) -> None:
                           f"| {_pct(c['idle_named'])} | {_pct(o['inside_right'])} | {_ms(o['release_ms'])} |",
                           flush=True)
             if not args.no_cost:
-                cost = hop_cost(model, data[0][0], DECISION.fractions)
+                cost = hop_cost(model, data[0][0], DECISION.fractions, probe=live is not None)
                 report[model]["cost"] = cost
                 print(f"\nper hop ({cost['backend']}, 2 threads, this machine): the rule's "
-                      f"{len(DECISION.fractions)} windows {cost['rule_ms']:.1f} ms median, one 1 s window "
+                      f"{len(DECISION.fractions)} windows{' and the framing probe' if live else ''} "
+                      f"{cost['rule_ms']:.1f} ms median, one 1 s window "
                       f"{cost['one_window_ms']:.1f} ms (ratio {cost['ratio']:.2f})", flush=True)
     if args.card:
         from benchmarks.common import put_card_section

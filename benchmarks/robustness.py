@@ -87,16 +87,17 @@ def _render(job: tuple[int, int, float, Setup | None]) -> np.ndarray:
     return generate_sample(cls, duration, seed, setup=setup)[0]
 
 
-def make_recordings(n: int, duration: float, workers: int, cache: Path | None) -> tuple[dict, np.ndarray, list[int]]:
+def make_recordings(n: int, duration: float, workers: int, cache: Path | None, split: str = "robust",
+                    changes: tuple[Change, ...] = CHANGES) -> tuple[dict, np.ndarray, list[int]]:
     """{change name: [events]} (in each change's sensor), labels, seeds; cached as .npz per recording."""
     from model.datasets.shards import load_sample, save_sample
     from model.simulator.realism import split_seed
 
-    jobs = [(c, split_seed("robust", c, i)) for c in range(len(CLASS_NAMES)) for i in range(n)]
+    jobs = [(c, split_seed(split, c, i)) for c in range(len(CLASS_NAMES)) for i in range(n)]
     labels = np.array([c for c, _ in jobs])
     renders: dict[str, list[np.ndarray]] = {}
-    for ch in CHANGES:
-        if ch.faults is not None or ch.sensor is not None:
+    for ch in (CHANGES[0], *changes):
+        if ch.faults is not None or ch.sensor is not None or ch.name in renders:
             continue
         paths = [cache / f"{ch.name.replace(' ', '_')}_{c}_{s}_{duration:g}.npz" for c, s in jobs] if cache else None
         if paths and all(p.is_file() for p in paths):
@@ -110,7 +111,7 @@ def make_recordings(n: int, duration: float, workers: int, cache: Path | None) -
                 save_sample(p, ev, c, SIZE, SIZE)
     base = renders["unchanged"]
     out = {}
-    for ch in CHANGES:
+    for ch in (CHANGES[0], *changes):
         rng = np.random.default_rng(1234)
         if ch.name in renders:
             out[ch.name] = renders[ch.name]
@@ -169,9 +170,10 @@ def judged(recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, 
 
 
 def _judged_cached(ch: Change, recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, int],
-                   cache: Path | None, duration: float) -> dict | None:
+                   cache: Path | None, duration: float, split: str = "robust") -> dict | None:
     """The judges' verdict on a change (model-independent: kept beside the cached recordings)."""
-    path = cache / f"judges2_{ch.name.replace(' ', '_')}_{len(labels)}_{duration:g}.json" if cache else None
+    name = f"judges2_{ch.name.replace(' ', '_')}_{len(labels)}_{duration:g}{'' if split == 'robust' else '_' + split}"
+    path = cache / f"{name}.json" if cache else None
     if path is not None and path.is_file():
         return json.loads(path.read_text())
     verdict = judged(recordings, labels, sensor)
@@ -181,18 +183,17 @@ def _judged_cached(ch: Change, recordings: list[np.ndarray], labels: np.ndarray,
 
 
 def run(models: list[str], n: int, duration: float, workers: int, cache: Path | None,
-        only: list[str] | None = None) -> dict:
+        only: list[str] | None = None, split: str = "robust") -> dict:
     t0 = time.perf_counter()
-    recs, labels, seeds = make_recordings(n, duration, workers, cache)
-    print(f"{len(labels)} recordings x {len(CHANGES)} changes made in {time.perf_counter() - t0:.0f} s", flush=True)
+    changes = tuple(ch for ch in CHANGES if not only or ch is CHANGES[0] or any(o in ch.name for o in only))
+    recs, labels, seeds = make_recordings(n, duration, workers, cache, split, changes)
+    print(f"{len(labels)} recordings x {len(changes)} changes made in {time.perf_counter() - t0:.0f} s", flush=True)
     rows = []
-    for ch in CHANGES:
-        if only and ch.name != "unchanged" and not any(o in ch.name for o in only):
-            continue
+    for ch in changes:
         sensor = ch.sensor or (SIZE, SIZE)
         row = {"change": ch.name, "setup": asdict(ch.setup) if ch.setup else None,
                "faults": asdict(ch.faults) if ch.faults else None, "sensor": list(sensor),
-               "judges": _judged_cached(ch, recs[ch.name], labels, sensor, cache, duration), "models": {}}
+               "judges": _judged_cached(ch, recs[ch.name], labels, sensor, cache, duration, split), "models": {}}
         for m in models:
             right, total = model_windows(m, recs[ch.name], labels, sensor)
             row["models"][m] = {"windows": int(total.sum()), "correct": right.sum() / max(total.sum(), 1),
@@ -200,7 +201,8 @@ def run(models: list[str], n: int, duration: float, workers: int, cache: Path | 
         rows.append(row)
         print(_line(row, rows[0], models), flush=True)
     return {"recordings": int(len(labels)), "per_class": n, "duration_s": duration, "seeds": seeds,
-            "seed_split": "realism.SPLIT_SEEDS['robust'] (never trained or tuned on)", "rows": rows,
+            "seed_split": f"realism.SPLIT_SEEDS['{split}'] " + ("(never trained or tuned on)" if split == "robust"
+                                                                 else "(for tuning the app's settings)"), "rows": rows,
             "time_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -262,6 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--framing", choices=("off", "auto", "both"), default="off",
                     help="each model without automatic framing (off, the default), with it (auto) or both")
     ap.add_argument("--only", action="append", help="only the rows whose change contains this text (and unchanged)")
+    ap.add_argument("--split", choices=("robust", "robust_val"), default="robust",
+                    help="robust: the held-out seeds reported (default); robust_val: other seeds, for tuning")
     ap.add_argument("--n", type=int, default=3, help="recordings per gesture class (3)")
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per recording (2.0)")
     ap.add_argument("--workers", type=int, default=2)
@@ -276,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     models = [m + f for m in models for f in {"off": ("",), "auto": (FRAMED,), "both": ("", FRAMED)}[args.framing]]
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
-    result = run(models, args.n, args.duration, args.workers, args.cache, args.only)
+    result = run(models, args.n, args.duration, args.workers, args.cache, args.only, args.split)
     print(table(result, models))
     if args.card:
         put_card_section(args.card, CARD_HEADING, card_body(result, models))

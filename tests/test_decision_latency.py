@@ -125,3 +125,21 @@ def test_the_candidate_marked_as_the_rule_is_the_apps_rule():
     changes, hop = CANDIDATES[marked[0]]
     assert DECISION.changed(**changes) == DECISION and hop == 100_000
     assert sum(DECISION.changed(**c) == DECISION and h == hop for c, h in CANDIDATES.values()) == 1
+
+
+def test_the_pipeline_scored_as_it_runs_decides_as_the_replay_of_its_cached_rates():
+    """``--framing auto`` scores the pipeline's own decisions; without framing they must be the
+    decisions the cached-rate replay gives, or the two columns would not be comparable."""
+    from app.inference import InferenceEngine
+    from benchmarks.decision_latency import live_decisions, probe_rates, replay
+    from eventcore.decision import DECISION
+    from model.simulator.sequence import generate_session
+
+    engine = InferenceEngine.from_checkpoint("small64", device="cpu", backend="torch")
+    s = Session(3, *generate_session([8], seed=3, gesture_s=(1.5, 1.5), gap_s=(0.5, 0.5)))
+    t_live, d_live = live_decisions(engine, s, None)
+    t_rep, d_rep = replay(probe_rates(engine, s), DECISION, engine.hop_us)
+    n = min(len(t_live), len(t_rep))
+    assert n >= len(t_live) - 1 and (d_live >= 0).sum() >= 3, "the session is decided, and gestures are named"
+    np.testing.assert_array_equal(t_live[:n], t_rep[:n])
+    np.testing.assert_array_equal(d_live[:n], d_rep[:n])
