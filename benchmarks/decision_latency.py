@@ -365,7 +365,7 @@ def evaluate(data: list[tuple[Session, Rates]], settings: DecisionSettings, hop_
     pipeline's own decisions instead of replaying the cached rates)."""
     gestures, idle, pairs = [], {}, []
     for s, r in data:
-        g, i, p = score_session(s, *(replay(r, settings, hop_us) if live is None else live_decisions(s=s, *live)))
+        g, i, p = score_session(s, *(replay(r, settings, hop_us) if live is None else live_decisions(live[0], s, live[1])))
         gestures += g
         pairs += p
         for k, v in i.items():

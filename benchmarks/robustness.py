@@ -245,6 +245,10 @@ CARD_HEADING = "Robustness to a user's set-up (simulated, held-out seeds)"
 
 def card_body(result: dict, models: list[str]) -> str:
     """The card's section: what was measured, how, and the table."""
+    framed = "" if not any(m.endswith(FRAMED) for m in models) else (
+        " Columns marked with automatic framing: the same model with the app's `--framing auto` "
+        "(`eventcore.framing`, off by default), which starts each recording where the previous recording of "
+        "the row left it (the subject has stood there before).")
     return f"""`python -m benchmarks.robustness` on {result['recordings']} held-out SIMULATED recordings
 ({result['per_class']} of each of the 11 gestures, {result['duration_s']:g} s each; {result['seed_split']}), each changed
 one way at a time at both ends of the range a live user brings. The model column: windows decided correctly
@@ -252,7 +256,7 @@ when each recording is played through the app's pipeline (its windows every 100 
 `eventcore.decision.DECISION`; windows spanning a whole live window of the gesture). The judges (networks trained on REAL DVS128 Gesture
 recordings) classify each whole changed recording: where they fail too, the change itself is too strong to
 be a fair test, so each model also has a column over only the recordings both judges recognise (a different
-subset in each row; the first column is the figure the targets are measured on). Machine: {platform.platform()}, CPU, {result['time_s']:.0f} s.
+subset in each row; the first column is the figure the targets are measured on).{framed} Machine: {platform.platform()}, CPU, {result['time_s']:.0f} s.
 
 {table(result, models)}
 """

@@ -14,7 +14,10 @@ fills a short window long before it fills the whole one. Per hop:
    top two closer than ``min_margin``);
 4. ``commit``: a hop whose own combination is clear (top rate at least ``commit``, margin
    kept) names its class at once, without waiting for the smoothing to catch up;
-5. ``hold_from``: once a gesture is named, only windows at least this share of the live
+5. ``agree_confidence``: a class that tops every window (all busy; not ``other_gestures``) is
+   named at this lower rate, margin or not: three window lengths that agree are evidence a
+   mean below ``min_confidence`` does not show;
+6. ``hold_from``: once a gesture is named, only windows at least this share of the live
    window long are classified (:meth:`DecisionSmoother.lengths_us`), and the named class is
    kept while it stays on top at ``hold_confidence`` or more (``other_hold_confidence`` for
    ``other_gestures``) even where it would not be named afresh: the short window names a gesture early, but inside one it only adds noise, and
@@ -58,6 +61,7 @@ class DecisionSettings:
     confirm_hops: int = 1  # hops a class must lead in a row before it is named
     other_hops: int = 2  # the same for "other_gestures", which a gesture's first moves look like
     other_confidence: float = 0.6  # "other_gestures" needs more: real cars and machines reach 0.4-0.6 (README)
+    agree_confidence: float | None = None
     hold_from: float | None = 0.5  # None: a named gesture is not held, every hop decides afresh on all windows
     hold_confidence: float = 0.25
     other_hold_confidence: float = 0.5  # 0.35 kept real street scenes at "other_gestures" (README)
@@ -71,10 +75,11 @@ class DecisionSettings:
             raise ValueError(f"combine must be 'mean' or 'max', not {self.combine!r}")
         if self.history < 1:
             raise ValueError(f"history must be >= 1 window, not {self.history}")
-        levels = (self.min_confidence, self.other_confidence, self.hold_confidence, self.other_hold_confidence)
+        levels = (self.min_confidence, self.other_confidence, self.hold_confidence, self.other_hold_confidence,
+                  0.0 if self.agree_confidence is None else self.agree_confidence)
         if not all(0.0 <= x <= 1.0 for x in levels):
-            raise ValueError(f"min_confidence, other_confidence, hold_confidence and other_hold_confidence must be "
-                             f"in [0, 1], not {levels}")
+            raise ValueError(f"min_confidence, other_confidence, hold_confidence, other_hold_confidence and "
+                             f"agree_confidence must be in [0, 1], not {levels}")
         if self.hold_from is not None and not 0.0 < self.hold_from <= 1.0:
             raise ValueError(f"hold_from must be in (0, 1] (a share of the live window) or None, not {self.hold_from}")
         if self.confirm_hops < 1 or self.other_hops < 1:
@@ -211,6 +216,10 @@ class DecisionSmoother:
             b, cc, cm = _top(c)
             if cc >= st.commit and cm >= st.min_margin:
                 return Decision(b, self.class_names[b], cc, s.copy(), "clear at once")
+        if (st.agree_confidence is not None and not holding and best != self.other and conf >= st.agree_confidence
+                and len(rates) > 1 and busy.all() and (rates.argmax(1) == best).all()):
+            if conf < st.min_confidence or margin < st.min_margin:
+                return Decision(best, self.class_names[best], conf, s.copy(), "windows agree")
         if conf < (st.other_confidence if best == self.other else st.min_confidence):
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"unsure (best {conf:.2f})")
         if margin < st.min_margin:

@@ -142,3 +142,28 @@ def test_a_named_gesture_is_held_on_the_long_windows_and_released_when_it_fades(
     assert plain.update(noisy, n).index == -1
     with pytest.raises(ValueError, match="hold_from"):
         DecisionSettings(hold_from=0.0)
+
+
+def test_windows_that_agree_name_their_class_where_the_margin_alone_would_not():
+    from eventcore.decision import DecisionSettings
+
+    st = DecisionSettings(fractions=(0.25, 0.5, 1.0), min_margin=0.2, agree_confidence=0.4, hold_from=None)
+    rates = np.stack([one_hot(3, 0.5), one_hot(3, 0.45), one_hot(3, 0.5)])
+    rates[:, 5] = [0.35, 0.3, 0.3]  # a close second everywhere: the margin (0.17) is too small
+    busy = [20_000, 20_000, 20_000]
+    plain = DecisionSmoother(CLASS_NAMES, settings=st.changed(agree_confidence=None)).update(rates, busy)
+    assert plain.index == -1 and "ambiguous" in plain.reason
+    d = DecisionSmoother(CLASS_NAMES, settings=st).update(rates, busy)
+    assert d.index == 3 and d.reason == "windows agree"
+    split = rates.copy()
+    split[0, 5] = 0.6  # the short window says another class: no agreement, the rule waits
+    assert DecisionSmoother(CLASS_NAMES, settings=st).update(split, busy).index == -1
+    assert DecisionSmoother(CLASS_NAMES, settings=st).update(rates, [20, 20_000, 20_000]).index == -1, \
+        "an idle window cannot agree"
+    low = rates * 0.7  # agreeing, but below agree_confidence
+    assert DecisionSmoother(CLASS_NAMES, settings=st).update(low, busy).index == -1
+    other = np.stack([one_hot(10, 0.5)] * 3)
+    other[:, 5] = 0.35
+    assert DecisionSmoother(CLASS_NAMES, settings=st).update(other, busy).index == -1, "other_gestures needs more"
+    with pytest.raises(ValueError, match="agree_confidence"):
+        DecisionSettings(agree_confidence=1.5)
