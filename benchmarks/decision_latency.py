@@ -300,7 +300,7 @@ def _rule(fractions: tuple[float, ...], history: int, min_confidence: float, oth
     """A candidate rule's settings, spelled out whole (not as changes from ``DECISION``, which moves)."""
     return {"fractions": fractions, "combine": combine, "history": history, "min_confidence": min_confidence,
             "other_hops": other_hops, "other_confidence": min_confidence if other_confidence is None else other_confidence,
-            "min_margin": 0.05, "hold_from": None, **more}
+            "min_margin": 0.05, "hold_from": None, "agree_confidence": None, **more}
 
 
 W3 = (0.25, 0.5, 1.0)
@@ -332,9 +332,15 @@ CANDIDATES: dict[str, tuple[dict, int]] = {
     "the same, held at 0.25 (other_gestures 0.5)":
         (_rule(W3, 1, 0.4, 3, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
                other_hold_confidence=0.5), 100_000),
-    "**the rule**: the same, other_gestures after 2 hops":
+    "the same, other_gestures after 2 hops":
         (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
                other_hold_confidence=0.5), 100_000),
+    "the same, a class on top of all three windows named at 0.35 without the margin":
+        (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
+               other_hold_confidence=0.5, agree_confidence=0.35), 100_000),
+    "**the rule**: the same at 0.4 (only the margin waived where the windows agree)":
+        (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
+               other_hold_confidence=0.5, agree_confidence=0.4), 100_000),
 }
 
 
@@ -412,7 +418,9 @@ def rule_text(settings: DecisionSettings = DECISION, hop_us: int = 100_000) -> s
     f = " / ".join(f"{x:g}" for x in settings.fractions)
     smooth = "no smoothing" if settings.history == 1 else f"smoothed over {settings.history} hops"
     return (f"windows of {f} of the live window every {hop_us // 1000} ms hop, rates {settings.combine}, {smooth}; "
-            f"a class at {settings.min_confidence:g} or more and {settings.min_margin:g} above the next; "
+            f"a class at {settings.min_confidence:g} or more and {settings.min_margin:g} above the next"
+            + ("" if settings.agree_confidence is None else
+               f" (at {settings.agree_confidence:g} without the margin when it tops every window)") + "; "
             f"`other_gestures` at {settings.other_confidence:g} after leading {settings.other_hops} hops"
             + ("" if settings.hold_from is None else
                f"; a named gesture held on the windows of {settings.hold_from:g} or more while on top at "

@@ -61,7 +61,7 @@ class DecisionSettings:
     confirm_hops: int = 1  # hops a class must lead in a row before it is named
     other_hops: int = 2  # the same for "other_gestures", which a gesture's first moves look like
     other_confidence: float = 0.6  # "other_gestures" needs more: real cars and machines reach 0.4-0.6 (README)
-    agree_confidence: float | None = None
+    agree_confidence: float | None = 0.4  # the margin waived where every window agrees: faster, no more wrong (README)
     hold_from: float | None = 0.5  # None: a named gesture is not held, every hop decides afresh on all windows
     hold_confidence: float = 0.25
     other_hold_confidence: float = 0.5  # 0.35 kept real street scenes at "other_gestures" (README)
