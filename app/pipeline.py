@@ -3,7 +3,9 @@
 Two worker threads, none of them the GUI's: the reader pulls batches from the source,
 maps them to the model's input and cuts windows every hop; the inference thread runs the
 model on the newest window, as the decision rule asks (``eventcore.decision``: its last
-0.5 s and its whole second, one batch), and decides. They meet in a one-element :class:`LatestSlot`: a live or
+0.25 s, 0.5 s and whole second, one batch), and decides. With automatic framing
+(``eventcore.framing``) the windows stay in sensor coordinates and the inference thread maps
+each to the zoom in force, plus one probe zoom's whole window in the same batch. They meet in a one-element :class:`LatestSlot`: a live or
 paced stream overwrites a window the model has not started yet (counted as skipped), so
 the result never lags the stream by more than one inference; a file played as fast as
 possible waits instead, so every window is classified.
