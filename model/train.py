@@ -433,7 +433,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     if d.main:
         print(f"done: best {protocol} {state['best']:.4f} at epoch {state['best_epoch']}; "
               f"{state['time_s']:.0f} s; checkpoints in {out}", flush=True)
-    if d.world > 1:
+    if d.world > 1:  # every rank done before any tears down: gloo aborts a rank whose peer left first
+        dist.barrier()
         dist.destroy_process_group()
     return {**summary, "best": state["best"], "best_epoch": state["best_epoch"], "out": str(out)}
 
