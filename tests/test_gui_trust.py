@@ -352,14 +352,16 @@ def test_redrawn_images_hold_no_memory(qtbot, window):
     tracemalloc.start()
     try:
         draw(100)  # the shown image's buffers are traced from here on: only what piles up counts
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        draw(500)
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - before
+        held = []
+        for _ in range(2):  # a leak piles up in both halves; a one-off allocation elsewhere (another
+            gc.collect()    # thread, a cache filling once) lands in one at most
+            before = tracemalloc.get_traced_memory()[0]
+            draw(250)
+            gc.collect()
+            held.append(tracemalloc.get_traced_memory()[0] - before)
     finally:
         tracemalloc.stop()
-    assert held < 500 * 20, f"{held / 500:.0f} bytes held per redrawn image"
+    assert min(held) < 250 * 20, f"{min(held) / 250:.0f} bytes held per redrawn image (each half: {held})"
 
 
 def test_automatic_framing_is_switched_in_the_settings_and_its_square_drawn(qtbot, window, files):
