@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from eventcore.errors import UserError
+from eventcore.errors import SettingsError, UserError
 from eventcore.framing import MODES
 from eventcore.settings import ms_to_us, parse_roi, positive
 
@@ -168,13 +168,9 @@ def check_args(args: argparse.Namespace) -> None:
     if hasattr(args, "roi"):
         args.roi = parse_roi("--roi", args.roi)
     if getattr(args, "whole", False) and getattr(args, "framing", "off") != "off":
-        from eventcore.errors import SettingsError
-
         raise SettingsError("--framing auto chooses a zoom from hop to hop; --whole classifies one sample "
                             "(frame a far subject with --roi)")
     if getattr(args, "compile", False) and getattr(args, "backend", None) not in (None, "torch"):
-        from eventcore.errors import SettingsError
-
         raise SettingsError(f"--compile is torch.compile: it goes with --backend torch, not {args.backend}")
     if getattr(args, "device", None) is not None:  # checked before any window opens; passed on as a torch.device
         from model.device import choose_device

@@ -234,7 +234,8 @@ class Session:
 
             noise = NoiseFilter("background_activity", self.source.width, self.source.height)
         pipe = Pipeline(self.source, self.engine, windowing=self.windowing, roi=self.settings.roi,
-                        framing=FRAMING if self.settings.framing else None, noise_filter=noise, drop=True, view_us=self.settings.view_us)
+                        framing=FRAMING if self.settings.framing else None, noise_filter=noise, drop=True,
+                        view_us=self.settings.view_us)
         pipe.set_recorder(self.recorder)
         self.pipe = pipe
         self._count_skips_from_now()

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from eventcore.decision import DECISION, DecisionSettings, DecisionSmoother
+from eventcore.framing import MODES, framing_mode
 from eventcore.labels import CLASS_NAMES, LabelTimeline
 from model.simulator.realism import wilson
 
@@ -468,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="sessions: test (reported, seeds 24,000,000 and up) or val (for picking a rule, 25,000,000 and up)")
     ap.add_argument("--probe-hop-ms", type=float, default=PROBE_HOP_US / 1000,
                     help="hop of the cached rates (50: every candidate; 100: the rule's hop, half the time)")
-    ap.add_argument("--framing", choices=("off", "auto"), default="off",
+    ap.add_argument("--framing", choices=MODES, default="off",
                     help="auto: the app's automatic framing, each session played through the pipeline as it runs")
     ap.add_argument("--no-cost", action="store_true", help="skip the per-hop cost measurement")
     ap.add_argument("--no-cache", action="store_true", help="simulate and classify afresh, keep nothing")
@@ -489,11 +490,10 @@ def main(argv: list[str] | None = None) -> None:
             prepare(model, args.gestures, cache, args.workers, probe_hop, SPLITS[args.split])
             data, hop = load(model, args.gestures, cache, probe_hop, SPLITS[args.split])
             live = None
-            if args.framing == "auto":
+            if framing_mode(args.framing) is not None:
                 from app.inference import InferenceEngine
-                from eventcore.framing import FRAMING
 
-                live = (InferenceEngine.from_checkpoint(model, device="cpu"), FRAMING)
+                live = (InferenceEngine.from_checkpoint(model, device="cpu"), framing_mode(args.framing))
             m = evaluate(data, DECISION, hop, live)
             seeds = [s.seed for s, _ in data]
             print(f"\n## {model}{' with automatic framing' if live else ''}: {m['overall']['gestures']} gestures in "

@@ -95,9 +95,10 @@ def make_recordings(n: int, duration: float, workers: int, cache: Path | None, s
 
     jobs = [(c, split_seed(split, c, i)) for c in range(len(CLASS_NAMES)) for i in range(n)]
     labels = np.array([c for c, _ in jobs])
+    changes = tuple(dict.fromkeys((CHANGES[0], *changes)))  # unchanged is always made: faults and sensors build on it
     renders: dict[str, list[np.ndarray]] = {}
-    for ch in (CHANGES[0], *changes):
-        if ch.faults is not None or ch.sensor is not None or ch.name in renders:
+    for ch in changes:
+        if ch.faults is not None or ch.sensor is not None:
             continue
         paths = [cache / f"{ch.name.replace(' ', '_')}_{c}_{s}_{duration:g}.npz" for c, s in jobs] if cache else None
         if paths and all(p.is_file() for p in paths):
@@ -111,7 +112,7 @@ def make_recordings(n: int, duration: float, workers: int, cache: Path | None, s
                 save_sample(p, ev, c, SIZE, SIZE)
     base = renders["unchanged"]
     out = {}
-    for ch in (CHANGES[0], *changes):
+    for ch in changes:
         rng = np.random.default_rng(1234)
         if ch.name in renders:
             out[ch.name] = renders[ch.name]

@@ -576,7 +576,7 @@ class MainWindow(QMainWindow):
             self.prediction.show_prediction(pred, list(pipe.history))
             self.attention.show_gates(pred.gates)
             self.drawn_prediction = pred
-            if pred.crop_box is not None and not self.event_view.editing:  # automatic framing moves it
+            if pred.framing is not None and not self.event_view.editing:  # automatic framing moves the square
                 self.event_view.set_crop_box(pred.crop_box)
             self._draw_overlay()
         self.redraws += 1
