@@ -1,8 +1,9 @@
 """Headless classification: one JSON line per window (or one for ``--whole``) on stdout.
 
 Line fields (stable): ``t_end_us``, ``label``, ``index`` (-1 = no gesture), ``confidence``,
-``rates`` (one per class), ``latency_ms``; ``truth`` / ``truth_index`` when the recording
-carries ground truth.
+``rates`` (one per class), ``latency_ms``; ``input_square`` (the sensor square ``x0, y0, side``
+the model read) with automatic framing; ``truth`` / ``truth_index`` when the recording carries
+ground truth.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from eventcore.decision import DecisionSmoother
-from eventcore.framing import framing_mode
+from eventcore.framing import FramingSettings, framing_mode, pick_zoom, zoom_box
 from eventcore.errors import SourceError, UserError
 from eventcore.labels import CLASS_NAMES
 from eventcore.settings import WindowRequest
@@ -89,35 +90,45 @@ def frames_by_number(chunks: Callable[[], Iterable[np.ndarray]], T: int, height:
     return out.reshape(T, 2, height, width), n, t_end
 
 
-def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, int, int] | None = None) -> dict:
+def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, int, int] | None = None,
+                   framing: FramingSettings | None = None) -> dict:
     """The whole recording as one sample, split into T frames by event count (DVS128 protocol).
 
     The file is read twice a chunk at a time (count, then bin), so memory is the frames and
     one chunk, not the recording. The decision is the app's one rule (a fresh
     :class:`DecisionSmoother`): "no gesture" (index -1) when the top rate is below its
-    ``min_confidence`` or too few events fall inside the model's input.
+    ``min_confidence`` or too few events fall inside the model's input. ``framing``: the sample
+    is also read at each zoom and :func:`eventcore.framing.pick_zoom` picks the square decided on.
     """
     t0 = time.perf_counter()
     with _roi_fits(source, roi):
         chain = engine.input_chain(source.width, source.height, roi, split_by="number")
     size = chain.frames.height
-
-    def chunks():
-        return (chain.events(c) for c in source.chunks())
-
-    frames, n, t_end = frames_by_number(chunks, chain.frames.T, size, chain.frames.width)
-    if not n:
+    boxes = [chain.geometry.geometry.crop_box]
+    if framing is not None:
+        boxes += [zoom_box(boxes[0], z) for z in framing.zooms[1:]]
+    samples = []
+    for box in boxes:
+        c = chain if box == boxes[0] else engine.input_chain(source.width, source.height, box, split_by="number")
+        samples.append(frames_by_number(lambda c=c: (c.events(e) for e in source.chunks()), c.frames.T, size,
+                                        c.frames.width))
+    n = [count for _, count, _ in samples]
+    if not n[0]:
         raise SourceError(f"{source.name}: no events inside the model's input region")
-    rates = engine.infer_frames(frames[None])[0].rates
-    d = DecisionSmoother(engine.class_names).decide_once(rates, n)
+    outs = engine.infer_frames(np.stack([frames for frames, _, _ in samples]))
+    rates = [o.rates if count else None for o, count in zip(outs, n)]
+    k = 0 if framing is None else pick_zoom(framing, rates)
+    d = DecisionSmoother(engine.class_names).decide_once(rates[k], n[k])
     line = {
-        "t_end_us": t_end,
+        "t_end_us": samples[0][2],
         "label": d.label,
         "index": d.index,
         "confidence": round(float(d.confidence), 4),
-        "rates": [round(float(r), 4) for r in rates],
+        "rates": [round(float(r), 4) for r in rates[k]],
         "latency_ms": round((time.perf_counter() - t0) * 1e3, 2),
     }
+    if framing is not None:
+        line["input_square"] = list(boxes[k])
     if source.labels is not None and len(source.labels):
         classes = np.unique(source.labels.label)
         line.update(_truth_fields(int(classes[0]) if len(classes) == 1 else None, engine.class_names))
@@ -145,7 +156,8 @@ def run_classify(args: argparse.Namespace, source: Source | None = None) -> int:
     if args.whole:
         if not isinstance(source, FileSource):
             raise UserError(f"{source.name}: --whole needs a recorded file, not a live stream")
-        print(json.dumps(classify_whole(source, engine, getattr(args, "roi", None))), flush=True)
+        print(json.dumps(classify_whole(source, engine, getattr(args, "roi", None), framing_mode(args.framing))),
+              flush=True)
         return 0
     if isinstance(source, FileSource) and args.speed is not None:
         source.speed = args.speed

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from eventcore.errors import SettingsError, UserError
-from eventcore.framing import MODES
+from eventcore.framing import DEFAULT_MODE, MODES
 from eventcore.settings import ms_to_us, parse_roi, positive
 
 
@@ -153,10 +153,10 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="inference backend (default: the fastest installed for the device: openvino on a CPU, "
                         "torch on a GPU; README, Backends)")
     p.add_argument("--denoise", action="store_true", help="drop background-activity noise events")
-    p.add_argument("--framing", default="off", choices=MODES,
-                   help="auto: zoom the model's input onto a subject standing further away, chosen hop by hop by "
-                        "the model's confidence (one extra window a hop; README, Robustness); off: the whole "
-                        "input square (default)")
+    p.add_argument("--framing", default=DEFAULT_MODE, choices=MODES,
+                   help=f"auto: zoom the model's input onto a subject standing further away, chosen by the model's "
+                        f"confidence (hop by hop with one extra window a hop; --whole: the sample read at every "
+                        f"zoom; README, Robustness); off: the whole input square (default: {DEFAULT_MODE})")
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -167,9 +167,6 @@ def check_args(args: argparse.Namespace) -> None:
         positive(f"--{flag}", getattr(args, flag, None))
     if hasattr(args, "roi"):
         args.roi = parse_roi("--roi", args.roi)
-    if getattr(args, "whole", False) and getattr(args, "framing", "off") != "off":
-        raise SettingsError("--framing auto chooses a zoom from hop to hop; --whole classifies one sample "
-                            "(frame a far subject with --roi)")
     if getattr(args, "compile", False) and getattr(args, "backend", None) not in (None, "torch"):
         raise SettingsError(f"--compile is torch.compile: it goes with --backend torch, not {args.backend}")
     if getattr(args, "device", None) is not None:  # checked before any window opens; passed on as a torch.device

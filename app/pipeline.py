@@ -320,8 +320,8 @@ class Pipeline:
         """Compare the probe's zoom with the one in force on the same busy whole window."""
         busy = self.smoother.settings.min_events
         if probe is not None and len(whole) >= busy:  # a zoom that leaves the scene idle has lost the subject
-            top = float(probe_rates.max()) if len(probe) >= busy else 0.0
-            self.framing_state = framing_step(self.framing, self.framing_state, float(rates.max()), top)
+            self.framing_state = framing_step(self.framing, self.framing_state, rates,
+                                              probe_rates if len(probe) >= busy else None)
 
     def _infer_loop(self) -> None:
         try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from eventcore.errors import CheckpointError, SettingsError, SourceError
-from eventcore.framing import FRAMING
+from eventcore.framing import DEFAULT_MODE, FRAMING
 from eventcore.settings import WindowRequest, WindowSettings, ms_to_us, positive
 from model.checkpoint import model_card
 from app.pipeline import Pipeline
@@ -43,7 +43,7 @@ class Settings:
 
     window: WindowRequest = field(default_factory=WindowRequest)
     roi: tuple[int, int, int] | None = None
-    framing: bool = False  # automatic framing (eventcore.framing): zoom onto a far subject
+    framing: bool = DEFAULT_MODE == "auto"  # automatic framing (eventcore.framing): zoom onto a far subject
     denoise: bool = False
     speed: float | None = 1.0
     loop: bool = True

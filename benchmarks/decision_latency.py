@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from eventcore.decision import DECISION, DecisionSettings, DecisionSmoother
-from eventcore.framing import MODES, framing_mode
+from eventcore.framing import DEFAULT_MODE, MODES, framing_mode
 from eventcore.labels import CLASS_NAMES, LabelTimeline
 from model.simulator.realism import wilson
 
@@ -469,8 +469,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="sessions: test (reported, seeds 24,000,000 and up) or val (for picking a rule, 25,000,000 and up)")
     ap.add_argument("--probe-hop-ms", type=float, default=PROBE_HOP_US / 1000,
                     help="hop of the cached rates (50: every candidate; 100: the rule's hop, half the time)")
-    ap.add_argument("--framing", choices=MODES, default="off",
-                    help="auto: the app's automatic framing, each session played through the pipeline as it runs")
+    ap.add_argument("--framing", choices=MODES, default=DEFAULT_MODE,
+                    help=f"auto: the app's automatic framing, each session played through the pipeline as it runs; "
+                         f"off: the cached rates replayed (default: {DEFAULT_MODE}, as the app runs)")
     ap.add_argument("--no-cost", action="store_true", help="skip the per-hop cost measurement")
     ap.add_argument("--no-cache", action="store_true", help="simulate and classify afresh, keep nothing")
     ap.add_argument("--json", type=Path)

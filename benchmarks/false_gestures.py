@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eventcore.framing import MODES, framing_mode
+from eventcore.framing import DEFAULT_MODE, MODES, framing_mode
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 RECORDINGS = ("davis346_aedat.aedat4", "davis240_translboxes_aedat2.aedat", "davis240_rotdisk_aedat2.aedat",
@@ -57,7 +57,7 @@ def false_gestures(model: str | Path = "small64", folder: Path = REAL, framing: 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="small64", help="shipped model name or checkpoint path")
-    ap.add_argument("--framing", choices=MODES, default="off", help="the app's automatic framing")
+    ap.add_argument("--framing", choices=MODES, default=DEFAULT_MODE, help=f"the app's automatic framing (default: {DEFAULT_MODE})")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     if not REAL.is_dir():

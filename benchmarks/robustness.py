@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import put_card_section
+from eventcore.framing import DEFAULT_MODE, MODES
 from eventcore.labels import CLASS_NAMES
 from model.simulator.setup import SensorFaults, Setup
 
@@ -248,7 +249,7 @@ def card_body(result: dict, models: list[str]) -> str:
     """The card's section: what was measured, how, and the table."""
     framed = "" if not any(m.endswith(FRAMED) for m in models) else (
         " Columns marked with automatic framing: the same model with the app's `--framing auto` "
-        "(`eventcore.framing`, off by default), which starts each recording where the previous recording of "
+        "(`eventcore.framing`, the app's default since 2026-12-07), which starts each recording where the previous recording of "
         "the row left it (the subject has stood there before).")
     return f"""`python -m benchmarks.robustness` on {result['recordings']} held-out SIMULATED recordings
 ({result['per_class']} of each of the 11 gestures, {result['duration_s']:g} s each; {result['seed_split']}), each changed
@@ -266,8 +267,9 @@ subset in each row; the first column is the figure the targets are measured on).
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", help="model name or checkpoint (repeat to compare; default small64)")
-    ap.add_argument("--framing", choices=("off", "auto", "both"), default="off",
-                    help="each model without automatic framing (off, the default), with it (auto) or both")
+    ap.add_argument("--framing", choices=(*MODES, "both"), default=DEFAULT_MODE,
+                    help=f"each model without automatic framing (off), with it (auto) or both (default: {DEFAULT_MODE}, "
+                         f"as the app runs)")
     ap.add_argument("--only", action="append", help="only the rows whose change contains this text (and unchanged)")
     ap.add_argument("--split", choices=("robust", "robust_val"), default="robust",
                     help="robust: the held-out seeds reported (default); robust_val: other seeds, for tuning")

@@ -12,7 +12,7 @@ import pytest
 
 from app.cli import main
 from app.sources.aedat4 import Aedat4Source
-from eventcore.framing import FRAMING, zoom_box
+from eventcore.framing import DEFAULT_MODE, FRAMING, zoom_box
 from eventcore.labels import CLASS_NAMES
 from app.sources.recorder import write_aedat4
 from tests.fixtures import ROOT, TRUTH, rotating_bar, tiny_config, write_checkpoint, write_recording
@@ -128,7 +128,9 @@ def test_classify_prints_a_json_line_per_window_with_truth(capsys, files):
     lines = [json.loads(x) for x in out.splitlines()]
     assert len(lines) >= 25  # 3 s recording, 100 ms hop
     for line in lines:
-        assert set(line) == {"t_end_us", "label", "index", "confidence", "rates", "latency_ms", "truth", "truth_index"}
+        framed = {"input_square"} if DEFAULT_MODE == "auto" else set()
+        assert set(line) == {"t_end_us", "label", "index", "confidence", "rates", "latency_ms", "truth", "truth_index",
+                             *framed}
         assert len(line["rates"]) == len(CLASS_NAMES) and line["latency_ms"] >= 0
         assert line["label"] == (CLASS_NAMES[line["index"]] if line["index"] >= 0 else "no gesture")
     t_end = np.array([x["t_end_us"] for x in lines])
@@ -167,18 +169,24 @@ def test_classify_reads_only_the_region_of_interest(capsys, files):
 
 
 def test_classify_with_automatic_framing_prints_the_square_the_model_read(capsys, files):
-    """--framing auto: every window still classified, each line saying which square the model read;
-    --whole has no hops to choose a zoom over and says so in one line."""
+    """--framing auto (the default): every window still classified, each line saying which square
+    the model read; --whole reads the sample at every zoom and says which it decided on."""
     base = ("classify", str(files["recording"]), "--model", str(files["model"]), "--device", "cpu")
-    code, plain, err = run(capsys, *base)
-    assert code == 0, err
-    code, out, err = run(capsys, *base, "--framing", "auto")
+    code, plain, err = run(capsys, *base, "--framing", "off")
+    assert code == 0 and "input_square" not in plain, err
+    code, out, err = run(capsys, *base, *(("--framing", "auto") if DEFAULT_MODE != "auto" else ()))
     assert code == 0, err
     lines = [json.loads(x) for x in out.splitlines()]
     assert len(lines) == len(plain.splitlines()) and lines[0]["input_square"] == [0, 0, 128]
     assert all(tuple(x["input_square"]) in {zoom_box((0, 0, 128), z) for z in FRAMING.zooms} for x in lines)
+    code, whole, err = run(capsys, *base, "--whole", "--framing", "off")
+    assert code == 0 and "input_square" not in whole, err
     code, out, err = run(capsys, *base, "--whole", "--framing", "auto")
-    assert code == 2 and out == "" and err.count("\n") == 1 and "--framing auto" in err and "--roi" in err
+    assert code == 0 and out.count("\n") == 1, err
+    line, one = json.loads(out), json.loads(whole)
+    assert tuple(line["input_square"]) in {zoom_box((0, 0, 128), z) for z in FRAMING.zooms}
+    if line["input_square"] == [0, 0, 128]:
+        assert line["rates"] == one["rates"], "zoom 1 is the sample --framing off reads"
     with pytest.raises(SystemExit) as exit_:
         main([*base, "--framing", "sometimes"])
     assert exit_.value.code == 2 and "--framing" in capsys.readouterr().err

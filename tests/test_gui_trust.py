@@ -369,7 +369,9 @@ def test_automatic_framing_is_switched_in_the_settings_and_its_square_drawn(qtbo
     assert w.load_model(str(files["dvs"]), "cpu") and w.open_source(str(files["recording"])), w.message
     wait_prediction(qtbot, w, timeout=60_000)
     sp = w.settings_panel
-    assert not sp.framing.isChecked() and w.session.pipe.framing is None
+    assert sp.framing.isChecked() == w.session.settings.framing == (w.session.pipe.framing is not None)
+    sp.framing.setChecked(False)
+    assert w.message == "" and w.session.pipe.framing is None
     sp.framing.setChecked(True)
     assert w.message == "" and w.session.settings.framing and w.session.pipe.framing is not None
     qtbot.waitUntil(lambda: w.drawn_prediction is not None and w.drawn_prediction.framing is not None, timeout=60_000)

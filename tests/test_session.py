@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from eventcore.errors import CheckpointError, SettingsError, SourceError
-from eventcore.framing import zoom_box
+from eventcore.framing import DEFAULT_MODE, zoom_box
 from eventcore.settings import WindowRequest, WindowSettings
 from app.session import Session, Settings, about_model, latency_summary
 from tests.fixtures import DURATION_US, ROOT, tiny_config, write_checkpoint, write_recording
@@ -184,10 +184,14 @@ def test_about_box_and_status_read_as_words():
 
 
 def test_automatic_framing_is_a_setting_that_restarts_the_pipeline_with_it(session):
+    assert session.settings.framing == (DEFAULT_MODE == "auto")
+    assert (session.pipe.framing is not None) == session.settings.framing, "the default is in force"
+    assert session.set_roi((32, 32, 64)) and (session.pipe.framing is not None) == session.settings.framing
+    if session.settings.framing:
+        assert session.set_framing(False) and session.pipe.framing is None
     pipe = session.pipe
-    assert session.pipe.framing is None, "off unless asked for"
     assert session.set_framing(True) and session.pipe is not pipe and session.pipe.framing is not None
     assert not session.set_framing(True), "the value in force is no change"
-    assert session.set_roi((32, 32, 64)) and session.pipe.framing is not None, "framing zooms inside the ROI"
-    assert session.pipe._framed[-1].crop_box == zoom_box((32, 32, 64), session.pipe.framing.zooms[-1])
+    assert session.pipe._framed[-1].crop_box == zoom_box((32, 32, 64), session.pipe.framing.zooms[-1]), \
+        "framing zooms inside the ROI"
     assert session.set_framing(False) and session.pipe.framing is None
