@@ -342,6 +342,11 @@ CANDIDATES: dict[str, tuple[dict, int]] = {
     "**the rule**: the same at 0.4 (only the margin waived where the windows agree)":
         (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
                other_hold_confidence=0.5, agree_confidence=0.4), 100_000),
+    "the rule at a 50 ms hop": (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5,
+                                      hold_confidence=0.25, other_hold_confidence=0.5, agree_confidence=0.4), 50_000),
+    "the rule at a 50 ms hop, other_gestures after 4 hops (0.2 s, as at 100 ms)":
+        (_rule(W3, 1, 0.4, 4, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
+               other_hold_confidence=0.5, agree_confidence=0.4), 50_000),
 }
 
 
