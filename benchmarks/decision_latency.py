@@ -11,13 +11,14 @@ window's end), the share of gestures whose first named decision is wrong, the sh
 windows wholly inside an idle gap that name a gesture (per kind of gap: a still subject, a
 walking one, an empty room), and the share of decisions inside gestures that are right.
 
-    python -m benchmarks.decision_latency [--model small64] [--gestures 66] [--candidates] [--framing auto]
+    python -m benchmarks.decision_latency [--model small64] [--gestures 66] [--candidates] [--framing auto|off]
 
 The sessions and every window's class rates are cached (``$XDG_CACHE_HOME/tcja-gesture/
 decision_latency``): the pipeline runs once per model with all candidate window lengths at a
 50 ms hop, and ``--candidates`` replays the candidate decision rules on those rates.
-``--framing auto`` scores the app's automatic framing instead (stateful, so each session is
-played through the pipeline at the app's hop and its decisions are scored as they come).
+With automatic framing (``--framing auto``, the app's default) the rule's own figures come from
+each session played through the pipeline at the app's hop, its decisions scored as they come
+(framing is stateful); ``--framing off`` replays the cached rates.
 """
 
 from __future__ import annotations
@@ -433,21 +434,26 @@ def rule_text(settings: DecisionSettings = DECISION, hop_us: int = 100_000) -> s
                f"{settings.hold_confidence:g} (`other_gestures` {settings.other_hold_confidence:g})"))
 
 
-def card_body(model: str, m: dict, sessions: int, cost: dict | None, hop_us: int = 100_000, seed0: int = SEED0) -> str:
+def card_body(model: str, m: dict, sessions: int, cost: dict | None, hop_us: int = 100_000, seed0: int = SEED0,
+              framing: bool = False) -> str:
     """The model card's section: how it was measured and the rule's table."""
     o = m["overall"]
     text = (f"`python -m benchmarks.decision_latency --model {model} --gestures {o['gestures']} --card CARD`: "
             f"{o['gestures']} gestures (1-6 s) in {sessions} simulated sessions (seeds {seed0:,}-{seed0 + sessions - 1:,}, "
             f"never used in training or for picking the rule), "
             f"with idle gaps of 0.5-4 s (a subject standing still, walking out of view and back, an empty room), "
-            f"played through the app's pipeline with its decision rule (`eventcore.decision.DECISION`: "
+            f"played through the app's pipeline"
+            + (" with automatic framing (`eventcore.framing`, the app's default)" if framing else
+               " without automatic framing (the cached window rates replayed)")
+            + f" and its decision rule (`eventcore.decision.DECISION`: "
             f"{rule_text(DECISION, hop_us)}). Latency: event time from the gesture's start to the end of its first "
             f"correctly decided window; the model's own compute comes on top. Targets: median 400 ms, 90th "
             f"percentile 700 ms, at most 5 % named wrong first or of idle windows named, 95 % right inside.\n\n"
             + table(m))
     if cost:
         text += (f"\n\nPer hop ({cost['backend']}, 2 threads): the rule's {len(DECISION.fractions)} windows took "
-                 f"{cost['rule_ms']:.1f} ms median, {cost['ratio']:.2f}x one window's {cost['one_window_ms']:.1f} ms "
+                 f"{cost['rule_ms']:.1f} ms median{' with the framing probe' if framing else ''}, {cost['ratio']:.2f}x one "
+                 f"window's {cost['one_window_ms']:.1f} ms "
                  f"in the same run.")
     return text
 
@@ -531,7 +537,8 @@ def main(argv: list[str] | None = None) -> None:
 
         first = report[models[0]]
         put_card_section(args.card, CARD_HEADING, card_body(models[0], first["rule"], first["sessions"],
-                                                            first.get("cost"), hop, SPLITS[args.split]))
+                                                            first.get("cost"), hop, SPLITS[args.split],
+                                                            framing_mode(args.framing) is not None))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=float) + "\n")
 

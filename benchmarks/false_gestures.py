@@ -25,7 +25,7 @@ RECORDINGS = ("davis346_aedat.aedat4", "davis240_translboxes_aedat2.aedat", "dav
               "davis346_aestream.aedat4")
 
 
-def decisions(model: str | Path, path: Path, framing: str = "off") -> np.ndarray:
+def decisions(model: str | Path, path: Path, framing: str = DEFAULT_MODE) -> np.ndarray:
     """The decided class index of every live window of ``path`` (-1 = no gesture)."""
     import torch
 
@@ -39,7 +39,7 @@ def decisions(model: str | Path, path: Path, framing: str = "off") -> np.ndarray
     return np.array([p.decision.index for p in run_to_end(src, engine, framing_mode(framing))], dtype=np.int64)
 
 
-def false_gestures(model: str | Path = "small64", folder: Path = REAL, framing: str = "off") -> dict:
+def false_gestures(model: str | Path = "small64", folder: Path = REAL, framing: str = DEFAULT_MODE) -> dict:
     per = {}
     for name in RECORDINGS:
         path = folder / name
