@@ -53,7 +53,7 @@ class FramingSettings:
 
 FRAMING = FramingSettings()
 MODES = ("off", "auto")  # what the command line and the benchmarks offer
-DEFAULT_MODE = "auto"  # since 2026-12-07 (third session): no slower on validation once walkers no longer set the zoom
+DEFAULT_MODE = "auto"  # since 2026-12-07: as fast on validation once walkers no longer set the zoom (README, Robustness)
 
 
 def framing_mode(mode: str) -> FramingSettings | None:
@@ -117,11 +117,9 @@ def framing_step(settings: FramingSettings, state: FramingState, current: np.nda
 def pick_zoom(settings: FramingSettings, rates: list[np.ndarray | None]) -> int:
     """One sample read at every zoom (``rates[0]``: the whole input square; None: no events
     inside): the zoom with the highest comparable gain if it reaches ``min_gain``, else 0."""
-    gains = [zoom_gain(settings, rates[0], r) for r in rates[1:]]
-    best = max(range(len(gains)), key=lambda i: -np.inf if gains[i] is None else gains[i], default=None)
-    if best is None or gains[best] is None or gains[best] < settings.min_gain or gains[best] <= 0:
-        return 0
-    return best + 1
+    gains = {k: g for k, r in enumerate(rates[1:], 1) if (g := zoom_gain(settings, rates[0], r)) is not None}
+    best = max(gains, key=gains.__getitem__, default=0)
+    return best if best and gains[best] > 0 and gains[best] >= settings.min_gain else 0
 
 
 def zoom_box(box: tuple[int, int, int], zoom: float) -> tuple[int, int, int]:
