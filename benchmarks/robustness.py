@@ -258,7 +258,7 @@ when each recording is played through the app's pipeline (its windows every 100 
 `eventcore.decision.DECISION`; windows spanning a whole live window of the gesture). The judges (networks trained on REAL DVS128 Gesture
 recordings) classify each whole changed recording: where they fail too, the change itself is too strong to
 be a fair test, so each model also has a column over only the recordings both judges recognise (a different
-subset in each row; the first column is the figure the targets are measured on).{framed} Machine: {platform.platform()}, CPU, {result['time_s']:.0f} s.
+subset in each row; the targets are measured on the windows-right column of the model as the app runs it, with automatic framing where that column is shown).{framed} Machine: {platform.platform()}, CPU, {result['time_s']:.0f} s.
 
 {table(result, models)}
 """
