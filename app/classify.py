@@ -98,7 +98,8 @@ def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, 
     one chunk, not the recording. The decision is the app's one rule (a fresh
     :class:`DecisionSmoother`): "no gesture" (index -1) when the top rate is below its
     ``min_confidence`` or too few events fall inside the model's input. ``framing``: the sample
-    is also read at each zoom and :func:`eventcore.framing.pick_zoom` picks the square decided on.
+    is also read at each zoom (the file twice per zoom, one batch through the model) and
+    :func:`eventcore.framing.pick_zoom` picks the square decided on.
     """
     t0 = time.perf_counter()
     with _roi_fits(source, roi):
