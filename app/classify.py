@@ -104,24 +104,19 @@ def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, 
     t0 = time.perf_counter()
     with _roi_fits(source, roi):
         chain = engine.input_chain(source.width, source.height, roi, split_by="number")
-    size = chain.frames.height
-    boxes = [chain.geometry.geometry.crop_box]
-    if framing is not None:
-        boxes += [zoom_box(boxes[0], z) for z in framing.zooms[1:]]
-    samples = []
-    for box in boxes:
-        c = chain if box == boxes[0] else engine.input_chain(source.width, source.height, box, split_by="number")
-        samples.append(frames_by_number(lambda c=c: (c.events(e) for e in source.chunks()), c.frames.T, size,
-                                        c.frames.width))
-    n = [count for _, count, _ in samples]
+    box = chain.geometry.geometry.crop_box
+    chains = [chain] + [engine.input_chain(source.width, source.height, zoom_box(box, z), split_by="number")
+                        for z in (framing.zooms[1:] if framing is not None else ())]
+    frames, n, t_end = zip(*(frames_by_number(lambda c=c: (c.events(e) for e in source.chunks()), c.frames.T,
+                                              c.frames.height, c.frames.width) for c in chains))
     if not n[0]:
         raise SourceError(f"{source.name}: no events inside the model's input region")
-    outs = engine.infer_frames(np.stack([frames for frames, _, _ in samples]))
+    outs = engine.infer_frames(np.stack(frames))
     rates = [o.rates if count else None for o, count in zip(outs, n)]
     k = 0 if framing is None else pick_zoom(framing, rates)
     d = DecisionSmoother(engine.class_names).decide_once(rates[k], n[k])
     line = {
-        "t_end_us": samples[0][2],
+        "t_end_us": t_end[0],
         "label": d.label,
         "index": d.index,
         "confidence": round(float(d.confidence), 4),
@@ -129,7 +124,7 @@ def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, 
         "latency_ms": round((time.perf_counter() - t0) * 1e3, 2),
     }
     if framing is not None:
-        line["input_square"] = list(boxes[k])
+        line["input_square"] = list(chains[k].geometry.geometry.crop_box)
     if source.labels is not None and len(source.labels):
         classes = np.unique(source.labels.label)
         line.update(_truth_fields(int(classes[0]) if len(classes) == 1 else None, engine.class_names))

@@ -494,6 +494,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(2)
     models = args.model or ["small64"]
+    framing = framing_mode(args.framing)
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) if args.no_cache else cache_root()
         report = {}
@@ -502,10 +503,10 @@ def main(argv: list[str] | None = None) -> None:
             prepare(model, args.gestures, cache, args.workers, probe_hop, SPLITS[args.split])
             data, hop = load(model, args.gestures, cache, probe_hop, SPLITS[args.split])
             live = None
-            if framing_mode(args.framing) is not None:
+            if framing is not None:
                 from app.inference import InferenceEngine
 
-                live = (InferenceEngine.from_checkpoint(model, device="cpu"), framing_mode(args.framing))
+                live = (InferenceEngine.from_checkpoint(model, device="cpu"), framing)
             m = evaluate(data, DECISION, hop, live)
             seeds = [s.seed for s, _ in data]
             print(f"\n## {model}{' with automatic framing' if live else ''}: {m['overall']['gestures']} gestures in "
@@ -538,7 +539,7 @@ def main(argv: list[str] | None = None) -> None:
         first = report[models[0]]
         put_card_section(args.card, CARD_HEADING, card_body(models[0], first["rule"], first["sessions"],
                                                             first.get("cost"), hop, SPLITS[args.split],
-                                                            framing_mode(args.framing) is not None))
+                                                            framing is not None))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=float) + "\n")
 

@@ -105,7 +105,7 @@ def framing_step(settings: FramingSettings, state: FramingState, current: np.nda
         gain[k] = d if np.isnan(gain[k]) else a * d + (1 - a) * gain[k]
     current_zoom = state.current
     best = int(np.nanargmax(gain))
-    if gain[best] > 0 and gain[best] >= settings.min_gain:  # gains are differences: re-reference them
+    if _takes_over(settings, gain[best]):  # gains are differences: re-reference them
         gain = gain - gain[best]
         current_zoom = best
     nxt = (k + 1) % n
@@ -119,7 +119,12 @@ def pick_zoom(settings: FramingSettings, rates: list[np.ndarray | None]) -> int:
     inside): the zoom with the highest comparable gain if it reaches ``min_gain``, else 0."""
     gains = {k: g for k, r in enumerate(rates[1:], 1) if (g := zoom_gain(settings, rates[0], r)) is not None}
     best = max(gains, key=gains.__getitem__, default=0)
-    return best if best and gains[best] > 0 and gains[best] >= settings.min_gain else 0
+    return best if best and _takes_over(settings, gains[best]) else 0
+
+
+def _takes_over(settings: FramingSettings, gain: float) -> bool:
+    """A zoom rated this much higher than the one in force replaces it (a gain of 0 never does)."""
+    return gain > 0 and gain >= settings.min_gain
 
 
 def zoom_box(box: tuple[int, int, int], zoom: float) -> tuple[int, int, int]:
