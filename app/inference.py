@@ -176,9 +176,10 @@ class InferenceEngine:
     def _eager(self, x: torch.Tensor):
         return self.model.forward_with_maps(x) if self.record else self.model(x)
 
-    def infer(self, windows: list[np.ndarray]) -> list[ModelResult]:
-        """Classify a batch of windows (event arrays in model coordinates)."""
-        return self._run(torch.from_numpy(self.to_frames.batch(windows)))
+    def infer(self, windows: list[np.ndarray], gains: list[float] | None = None) -> list[ModelResult]:
+        """Classify a batch of windows (event arrays in model coordinates; ``gains``: each one's
+        ``Geometry.count_gain`` where they were read through different squares)."""
+        return self._run(torch.from_numpy(self.to_frames.batch(windows, gains)))
 
     def infer_frames(self, batch: np.ndarray) -> list[ModelResult]:
         """Classify ready-made frames [N, T, 2, H, W]."""

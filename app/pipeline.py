@@ -306,14 +306,16 @@ class Pipeline:
         cuts = np.searchsorted(events["timestamp"], starts, side="left")
         return [events[c:] for c in cuts.tolist()]
 
-    def _windows(self, job: WindowJob) -> tuple[list[np.ndarray], np.ndarray | None, tuple[int, int, int]]:
-        """The rule's windows in model coordinates, the probe zoom's whole window (automatic framing) and the box read."""
+    def _windows(self, job: WindowJob) -> tuple[list[np.ndarray], np.ndarray | None, Geometry, Geometry | None]:
+        """The rule's windows in model coordinates, the probe zoom's whole window (automatic framing),
+        and the squares each was read through."""
         if self.framing is None:
-            return self._nested_windows(job.events, job.t_end_us), None, self.geometry.crop_box
+            return self._nested_windows(job.events, job.t_end_us), None, self.geometry, None
         st = self.framing_state
         geo = self._framed[st.current]
-        probe = self._framed[st.probe].apply(job.events) if st.probe != st.current else None
-        return self._nested_windows(geo.apply(job.events), job.t_end_us), probe, geo.crop_box
+        probe_geo = self._framed[st.probe] if st.probe != st.current else None
+        probe = probe_geo.apply(job.events) if probe_geo is not None else None
+        return self._nested_windows(geo.apply(job.events), job.t_end_us), probe, geo, probe_geo
 
     def _reframe(self, whole: np.ndarray, rates: np.ndarray, probe: np.ndarray | None,
                  probe_rates: np.ndarray | None) -> None:
@@ -328,8 +330,9 @@ class Pipeline:
             while (job := self.slot.get()) is not None:
                 if job.restarted:
                     self.smoother.reset()
-                windows, probe, box = self._windows(job)
-                outs = self.engine.infer(windows if probe is None else [*windows, probe])
+                windows, probe, geo, probe_geo = self._windows(job)
+                gains = [geo.count_gain] * len(windows) + ([probe_geo.count_gain] if probe_geo is not None else [])
+                outs = self.engine.infer(windows if probe is None else [*windows, probe], gains)
                 window_rates = np.stack([o.rates for o in outs[:len(windows)]])
                 if self.framing is not None:
                     self._reframe(windows[-1], window_rates[-1], probe, None if probe is None else outs[-1].rates)
@@ -346,7 +349,7 @@ class Pipeline:
                     gates=out.gates,
                     spike_maps=out.spike_maps,
                     window_rates=window_rates,
-                    crop_box=box,
+                    crop_box=geo.crop_box,
                     framing=self.framing_state if self.framing is not None else None,
                 )
                 self.latest = pred

@@ -302,7 +302,7 @@ def _rule(fractions: tuple[float, ...], history: int, min_confidence: float, oth
     """A candidate rule's settings, spelled out whole (not as changes from ``DECISION``, which moves)."""
     return {"fractions": fractions, "combine": combine, "history": history, "min_confidence": min_confidence,
             "other_hops": other_hops, "other_confidence": min_confidence if other_confidence is None else other_confidence,
-            "min_margin": 0.05, "hold_from": None, "agree_confidence": None, **more}
+            "min_margin": 0.05, "hold_from": None, "agree_confidence": None, "long_confidence": None, **more}
 
 
 W3 = (0.25, 0.5, 1.0)
@@ -340,9 +340,18 @@ CANDIDATES: dict[str, tuple[dict, int]] = {
     "the same, a class on top of all three windows named at 0.35 without the margin":
         (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
                other_hold_confidence=0.5, agree_confidence=0.35), 100_000),
-    "**the rule**: the same at 0.4 (only the margin waived where the windows agree)":
+    "the same at 0.4 (only the margin waived where the windows agree; the rule until the fourth session of 2026-12-07)":
         (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
                other_hold_confidence=0.5, agree_confidence=0.4), 100_000),
+    "**the rule**: the same, and the whole window alone names its class at 0.6 where the scene was busy all along":
+        (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
+               other_hold_confidence=0.5, agree_confidence=0.4, long_confidence=0.6, steady_slack=0.15), 100_000),
+    "the same, the whole window alone at 0.5":
+        (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
+               other_hold_confidence=0.5, agree_confidence=0.4, long_confidence=0.5, steady_slack=0.15), 100_000),
+    "the same, the whole window alone at 0.5, busy or not":
+        (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5, hold_confidence=0.25,
+               other_hold_confidence=0.5, agree_confidence=0.4, long_confidence=0.5, steady_slack=1.0), 100_000),
     "the rule at a 50 ms hop": (_rule(W3, 1, 0.4, 2, other_confidence=0.6, min_margin=0.2, hold_from=0.5,
                                       hold_confidence=0.25, other_hold_confidence=0.5, agree_confidence=0.4), 50_000),
     "the rule at a 50 ms hop, other_gestures after 4 hops (0.2 s, as at 100 ms)":

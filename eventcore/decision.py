@@ -17,7 +17,13 @@ fills a short window long before it fills the whole one. Per hop:
 5. ``agree_confidence``: a class that tops every window (all busy; not ``other_gestures``) is
    named at this lower rate, margin or not: three window lengths that agree are evidence a
    mean below ``min_confidence`` does not show;
-6. ``hold_from``: once a gesture is named, only windows at least this share of the live
+6. ``long_confidence``: the longest window (the whole live window) names its class by itself
+   at this rate, margin kept, where the combination does not: a far or faint subject's short
+   windows rate its gesture low and pull the mean under ``min_confidence`` while the whole
+   window is clear. Only where the scene has been busy over the whole window (no shorter
+   window holds more than its share of its events plus ``steady_slack``): at a gesture's first
+   moves the whole window still mixes the scene before and names the wrong class;
+7. ``hold_from``: once a gesture is named, only windows at least this share of the live
    window long are classified (:meth:`DecisionSmoother.lengths_us`), and the named class is
    kept while it stays on top at ``hold_confidence`` or more (``other_hold_confidence`` for
    ``other_gestures``) even where it would not be named afresh: the short window names a gesture early, but inside one it only adds noise, and
@@ -62,6 +68,8 @@ class DecisionSettings:
     other_hops: int = 2  # the same for "other_gestures", which a gesture's first moves look like
     other_confidence: float = 0.6  # "other_gestures" needs more: real cars and machines reach 0.4-0.6 (README)
     agree_confidence: float | None = 0.4  # the margin waived where every window agrees: faster, no more wrong (README)
+    long_confidence: float | None = 0.6  # a far subject's short windows rate low; 0.5 named 2 of 75 real non-gesture windows (README)
+    steady_slack: float = 0.15  # the whole window speaks alone only where no shorter one holds more than its share + this of its events
     hold_from: float | None = 0.5  # None: a named gesture is not held, every hop decides afresh on all windows
     hold_confidence: float = 0.25
     other_hold_confidence: float = 0.5  # 0.35 kept real street scenes at "other_gestures" (README)
@@ -76,12 +84,15 @@ class DecisionSettings:
         if self.history < 1:
             raise ValueError(f"history must be >= 1 window, not {self.history}")
         levels = (self.min_confidence, self.other_confidence, self.hold_confidence, self.other_hold_confidence,
-                  0.0 if self.agree_confidence is None else self.agree_confidence)
+                  0.0 if self.agree_confidence is None else self.agree_confidence,
+                  0.0 if self.long_confidence is None else self.long_confidence)
         if not all(0.0 <= x <= 1.0 for x in levels):
-            raise ValueError(f"min_confidence, other_confidence, hold_confidence, other_hold_confidence and "
-                             f"agree_confidence must be in [0, 1], not {levels}")
+            raise ValueError(f"min_confidence, other_confidence, hold_confidence, other_hold_confidence, "
+                             f"agree_confidence and long_confidence must be in [0, 1], not {levels}")
         if self.hold_from is not None and not 0.0 < self.hold_from <= 1.0:
             raise ValueError(f"hold_from must be in (0, 1] (a share of the live window) or None, not {self.hold_from}")
+        if not 0.0 <= self.steady_slack <= 1.0:
+            raise ValueError(f"steady_slack must be in [0, 1], not {self.steady_slack}")
         if self.confirm_hops < 1 or self.other_hops < 1:
             raise ValueError(f"confirm_hops and other_hops must be >= 1, not {self.confirm_hops}, {self.other_hops}")
 
@@ -220,11 +231,24 @@ class DecisionSmoother:
                 and len(rates) > 1 and busy.all() and (rates.argmax(1) == best).all()):
             if conf < st.min_confidence or margin < st.min_margin:
                 return Decision(best, self.class_names[best], conf, s.copy(), "windows agree")
+        if (st.long_confidence is not None and len(rates) > 1 and busy[-1] and share[-1] == 1.0
+                and _steady(n_events.reshape(-1), share, st.steady_slack)):
+            b, lc, lm = _top(rates[-1])
+            if (lc >= max(st.long_confidence, st.other_confidence if b == self.other else 0.0) and lm >= st.min_margin
+                    and (conf < (st.other_confidence if best == self.other else st.min_confidence)
+                         or margin < st.min_margin)):
+                return Decision(b, self.class_names[b], lc, s.copy(), "whole window clear")
         if conf < (st.other_confidence if best == self.other else st.min_confidence):
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"unsure (best {conf:.2f})")
         if margin < st.min_margin:
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"ambiguous (margin {margin:.2f})")
         return Decision(best, self.class_names[best], conf, s.copy())
+
+
+def _steady(n_events: np.ndarray, share: np.ndarray, slack: float) -> bool:
+    """The scene has been busy over the whole window: each shorter window holds at most its share of the
+    longest window's events plus ``slack`` (a gesture's first moves crowd into the last part)."""
+    return bool(np.all(n_events[:-1] <= (share[:-1] + slack) * max(n_events[-1], 1)))
 
 
 def _top(s: np.ndarray) -> tuple[int, float, float]:

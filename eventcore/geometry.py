@@ -15,6 +15,11 @@ A square ``crop_box = (x0, y0, side)`` of the sensor is kept and scaled to ``siz
   when ``side`` is a multiple of ``size``, else ``floor((x - x0) * size / side)`` (a ROI
   smaller than ``size`` is upsampled: neighbouring output pixels stay empty).
 
+A square smaller than the default gathers fewer sensor pixels into each output pixel, so a
+subject zoomed back to full size leaves fewer events per pixel than one standing there:
+``count_gain`` = (default side / side)^2 is the factor that restores the density, applied
+to the frames (:class:`eventcore.transforms.ToFrames`).
+
 Example::
 
     geo = Geometry(346, 260, size=128)     # crop_box == (45, 2, 256)
@@ -46,9 +51,10 @@ class Geometry:
             raise ValueError(f"model input size must be positive, not {size}")
         self.sensor_width, self.sensor_height, self.size = int(sensor_width), int(sensor_height), int(size)
         self.pad = 0
+        s = min(sensor_width, sensor_height)
+        self._default_side = (s // size) * size if s >= size else s
         if roi is None:
-            s = min(sensor_width, sensor_height)
-            side = (s // size) * size if s >= size else s
+            side = self._default_side
             self.pad = (size - side) // 2
             x0, y0 = (sensor_width - side) // 2, (sensor_height - side) // 2
         else:
@@ -67,6 +73,11 @@ class Geometry:
     def crop_box(self) -> tuple[int, int, int]:
         """The kept square ``(x0, y0, side)`` in sensor pixels, for the GUI to outline."""
         return self._box
+
+    @property
+    def count_gain(self) -> float:
+        """(default side / side)^2: 1 for the default square, more for a smaller one (a zoom)."""
+        return (self._default_side / self._box[2]) ** 2
 
     @property
     def is_identity(self) -> bool:

@@ -68,23 +68,33 @@ class ToModelInput:
 
 @dataclass(frozen=True)
 class ToFrames:
-    """Events in model coordinates -> ``[T, 2, H, W]`` float32 counts (one window) or a batch."""
+    """Events in model coordinates -> ``[T, 2, H, W]`` float32 counts (one window) or a batch,
+    times ``gain`` (the geometry's ``count_gain``: a zoomed square keeps the density the model knows)."""
 
     T: int
     height: int
     width: int
     split_by: str = "number"
+    gain: float = 1.0
 
     def __post_init__(self) -> None:
         if self.split_by not in SPLITS:
             raise ValueError(f"split_by must be 'number' or 'time', got {self.split_by!r}")
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
-        return events_to_frames(events, self.T, self.height, self.width, split_by=self.split_by)
+        frames = events_to_frames(events, self.T, self.height, self.width, split_by=self.split_by)
+        if self.gain != 1.0:
+            frames *= np.float32(self.gain)
+        return frames
 
-    def batch(self, windows: Sequence[np.ndarray]) -> np.ndarray:
-        """Several windows in the multi-step layout ``[T, B, 2, H, W]``."""
-        return batch_frames(windows, self.T, self.height, self.width, self.split_by)
+    def batch(self, windows: Sequence[np.ndarray], gains: Sequence[float] | None = None) -> np.ndarray:
+        """Several windows in the multi-step layout ``[T, B, 2, H, W]`` (``gains``: one per window
+        instead of ``gain``, for windows read through different squares)."""
+        out = batch_frames(windows, self.T, self.height, self.width, self.split_by)
+        for b, g in enumerate(gains if gains is not None else [self.gain] * len(windows)):
+            if g != 1.0:
+                out[:, b] *= np.float32(g)
+        return out
 
 
 @dataclass(frozen=True)
@@ -115,4 +125,4 @@ def input_chain(sensor_width: int, sensor_height: int, T: int, input_size: tuple
     if h != w:
         raise ValueError(f"event models take square inputs, got {tuple(input_size)}")
     geometry = Geometry(sensor_width, sensor_height, w, roi)
-    return InputChain(CutWindow(window_us), ToModelInput(geometry), ToFrames(int(T), h, w, split_by))
+    return InputChain(CutWindow(window_us), ToModelInput(geometry), ToFrames(int(T), h, w, split_by, geometry.count_gain))

@@ -269,7 +269,7 @@ def test_a_pipeline_bug_keeps_its_traceback_and_bad_input_stays_one_line(capsys,
     from app.inference import InferenceEngine
     from eventcore.errors import SourceError
 
-    def broken(self, windows):
+    def broken(self, windows, gains=None):
         raise RuntimeError("boom in the engine")
 
     monkeypatch.setattr(InferenceEngine, "infer", broken)
@@ -279,7 +279,7 @@ def test_a_pipeline_bug_keeps_its_traceback_and_bad_input_stays_one_line(capsys,
     code, out, err = run(capsys, "--debug", *argv)
     assert code == 1 and "Traceback" in err and "in broken" in err, err
 
-    def bad_input(self, windows):
+    def bad_input(self, windows, gains=None):
         raise SourceError("damaged block at byte 42")
 
     monkeypatch.setattr(InferenceEngine, "infer", bad_input)

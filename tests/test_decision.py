@@ -167,3 +167,33 @@ def test_windows_that_agree_name_their_class_where_the_margin_alone_would_not():
     assert DecisionSmoother(CLASS_NAMES, settings=st).update(other, busy).index == -1, "other_gestures needs more"
     with pytest.raises(ValueError, match="agree_confidence"):
         DecisionSettings(agree_confidence=1.5)
+
+
+def test_the_whole_window_names_a_far_subjects_gesture_alone_but_not_at_a_gestures_first_moves():
+    from eventcore.decision import DecisionSettings
+
+    st = DecisionSettings(fractions=(0.25, 0.5, 1.0), min_margin=0.2, long_confidence=0.6, steady_slack=0.15,
+                          hold_from=None)
+    # a far subject (benchmarks.robustness, 0.6x): the short windows read other_gestures weakly, the whole window is clear
+    rates = np.stack([one_hot(10, 0.4), one_hot(10, 0.3), one_hot(5, 0.65)])
+    steady = [5_000, 10_000, 20_000]  # events spread over the whole window
+    plain = DecisionSmoother(CLASS_NAMES, settings=st.changed(long_confidence=None)).update(rates, steady)
+    assert plain.index == -1 and "unsure" in plain.reason
+    d = DecisionSmoother(CLASS_NAMES, settings=st).update(rates, steady)
+    assert d.index == 5 and d.reason == "whole window clear" and d.confidence == pytest.approx(0.65)
+    crowded = [9_000, 15_000, 20_000]  # a gesture just begun: its events crowd into the short windows
+    assert DecisionSmoother(CLASS_NAMES, settings=st).update(rates, crowded).index == -1
+    assert DecisionSmoother(CLASS_NAMES, settings=st).update(rates * [[1], [1], [0.8]], steady).index == -1, \
+        "below long_confidence"
+    torn = rates.copy()
+    torn[2, 4] = 0.5  # the whole window's own margin is too small
+    assert DecisionSmoother(CLASS_NAMES, settings=st).update(torn, steady).index == -1
+    other = np.stack([one_hot(3, 0.2), one_hot(3, 0.2), one_hot(10, 0.55)])
+    assert DecisionSmoother(CLASS_NAMES, settings=st.changed(long_confidence=0.5)).update(other, steady).index == -1, \
+        "other_gestures alone still needs other_confidence"
+    single = DecisionSmoother(CLASS_NAMES, settings=DecisionSettings(fractions=(1.0,), history=5, long_confidence=0.6))
+    single.update(np.full(11, 0.05), 50_000)
+    assert single.update(one_hot(6), 50_000).index == -1, "one window: nothing to speak alone against, smoothing rules"
+    for bad in ({"long_confidence": 1.5}, {"steady_slack": -0.1}):
+        with pytest.raises(ValueError):
+            DecisionSettings(**bad)

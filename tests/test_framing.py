@@ -105,13 +105,14 @@ class SizeEngine:
     network rating a bigger figure higher, as ``benchmarks.robustness`` measured)."""
 
     def __init__(self, engine: InferenceEngine) -> None:
-        self.engine, self.batches = engine, []
+        self.engine, self.batches, self.gains = engine, [], []
 
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
-    def infer(self, windows):
+    def infer(self, windows, gains=None):
         self.batches.append(len(windows))
+        self.gains.append(gains)
         out = []
         for w in windows:
             span = (int(w["x"].max()) - int(w["x"].min())) / self.engine.input_size if len(w) else 0.0
@@ -133,6 +134,10 @@ def test_the_pipeline_zooms_onto_a_far_subject_with_one_extra_window_a_hop(tmp_p
     assert got[0].crop_box == (0, 0, 128) and got[-1].crop_box == zoom_box((0, 0, 128), 1.67)
     assert got[-1].framing.current == 3
     assert all(n == len(p.window_rates) + 1 for n, p in zip(eng.batches, got)), "one probe window a hop"
+    side = zoom_box((0, 0, 128), 1.67)[2]
+    assert eng.gains[-1][:-1] == [pytest.approx((128 / side) ** 2)] * len(got[-1].window_rates), \
+        "the zoomed windows' counts scaled back to the density of the whole square"
+    assert eng.gains[0][0] == 1.0
     plain = []
     pipe = Pipeline(ArraySource(small_subject(), 128, 128, name="far"), eng, on_result=plain.append)
     pipe.start()

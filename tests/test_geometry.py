@@ -152,3 +152,19 @@ def test_bad_sizes_raise():
         Geometry(0, 260, 128)
     with pytest.raises(ValueError, match="input size"):
         Geometry(346, 260, 0)
+
+
+def test_count_gain_restores_the_event_density_of_the_default_square():
+    from eventcore.transforms import input_chain
+
+    assert Geometry(128, 128, 64).count_gain == 1.0 == Geometry(346, 260, 64).count_gain
+    assert Geometry(128, 128, 64, roi=(32, 32, 64)).count_gain == 4.0  # half the side: a quarter of the pixels
+    assert Geometry(346, 260, 128, roi=(45, 2, 128)).count_gain == 4.0  # DAVIS346: its default square is 256
+    # a uniform scene read through a zoomed square gives the model the counts per pixel of the whole square
+    ev = full_sensor_events(128, 128, 400_000, seed=3)
+    whole = input_chain(128, 128, T=1, input_size=(64, 64))(ev)
+    zoomed_chain = input_chain(128, 128, T=1, input_size=(64, 64), roi=(25, 25, 77))
+    zoomed = zoomed_chain(ev)
+    assert zoomed_chain.frames.gain == pytest.approx((128 / 77) ** 2)
+    assert zoomed.mean() == pytest.approx(whole.mean(), rel=0.03)
+    assert zoomed_chain.frames.batch([zoomed_chain.events(ev)]).mean() == pytest.approx(zoomed.mean())

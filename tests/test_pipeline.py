@@ -39,9 +39,9 @@ class SlowEngine:
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
-    def infer(self, windows):
+    def infer(self, windows, gains=None):
         time.sleep(self.delay_s)
-        return self.engine.infer(windows)
+        return self.engine.infer(windows, gains)
 
 
 def test_engine_returns_rates_gates_and_maps(ckpt):
@@ -167,9 +167,9 @@ def test_each_hop_classifies_the_rule_s_nested_windows_and_decides_as_the_rule(c
     batches = []
 
     class Spy(SlowEngine):
-        def infer(self, windows):
+        def infer(self, windows, gains=None):
             batches.append([w["timestamp"].copy() for w in windows])
-            return self.engine.infer(windows)
+            return self.engine.infer(windows, gains)
 
     got = []
     pipe = Pipeline(bar_source(1.5), Spy(eng, 0.0), smoother=DecisionSmoother(eng.class_names, settings=settings),
