@@ -41,6 +41,7 @@ class FramingSettings:
     zooms: tuple[float, ...] = (1.0, 1.25, 1.5, 1.67)
     span: int = 8
     min_gain: float = 0.25  # robust_val seeds (README, Robustness): 0.2 zoomed subjects at the dataset's framing, 0.3 never a far one
+    pick_gain: float = 0.15  # one sample (classify --whole): its zoom carries over to no other gesture (robust_val, README)
     min_rate: float = 0.15  # picked on validation sessions (README): without it, people walking in set the zoom
 
     def __post_init__(self) -> None:
@@ -48,9 +49,10 @@ class FramingSettings:
         object.__setattr__(self, "zooms", z)
         if not z or z[0] != 1.0 or list(z) != sorted(set(z)):
             raise ValueError(f"framing zooms must rise from 1.0, not {z}")
-        if self.span < 1 or not 0.0 <= self.min_gain < 1.0 or not 0.0 <= self.min_rate <= 1.0:
-            raise ValueError(f"framing span must be >= 1, min_gain in [0, 1) and min_rate in [0, 1], "
-                             f"not {self.span}, {self.min_gain}, {self.min_rate}")
+        if (self.span < 1 or not 0.0 <= self.min_gain < 1.0 or not 0.0 <= self.pick_gain < 1.0
+                or not 0.0 <= self.min_rate <= 1.0):
+            raise ValueError(f"framing span must be >= 1, min_gain and pick_gain in [0, 1) and min_rate in [0, 1], "
+                             f"not {self.span}, {self.min_gain}, {self.pick_gain}, {self.min_rate}")
 
 
 FRAMING = FramingSettings()
@@ -107,7 +109,7 @@ def framing_step(settings: FramingSettings, state: FramingState, current: np.nda
         gain[k] = d if np.isnan(gain[k]) else a * d + (1 - a) * gain[k]
     current_zoom = state.current
     best = int(np.nanargmax(gain))
-    if _takes_over(settings, gain[best]):  # gains are differences: re-reference them
+    if _takes_over(gain[best], settings.min_gain):  # gains are differences: re-reference them
         gain = gain - gain[best]
         current_zoom = best
     nxt = (k + 1) % n
@@ -118,15 +120,15 @@ def framing_step(settings: FramingSettings, state: FramingState, current: np.nda
 
 def pick_zoom(settings: FramingSettings, rates: list[np.ndarray | None]) -> int:
     """One sample read at every zoom (``rates[0]``: the whole input square; None: no events
-    inside): the zoom with the highest comparable gain if it reaches ``min_gain``, else 0."""
+    inside): the zoom with the highest comparable gain if it reaches ``pick_gain``, else 0."""
     gains = {k: g for k, r in enumerate(rates[1:], 1) if (g := zoom_gain(settings, rates[0], r)) is not None}
     best = max(gains, key=gains.__getitem__, default=0)
-    return best if best and _takes_over(settings, gains[best]) else 0
+    return best if best and _takes_over(gains[best], settings.pick_gain) else 0
 
 
-def _takes_over(settings: FramingSettings, gain: float) -> bool:
+def _takes_over(gain: float, needed: float) -> bool:
     """A zoom rated this much higher than the one in force replaces it (a gain of 0 never does)."""
-    return gain > 0 and gain >= settings.min_gain
+    return gain > 0 and gain >= needed
 
 
 def zoom_box(box: tuple[int, int, int], zoom: float) -> tuple[int, int, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from app.sources.base import ArraySource
 from eventcore.framing import FramingSettings, framing_step, initial_state, pick_zoom, zoom_box
 from tests.fixtures import make_events, tiny_config, write_checkpoint
 
-ST = FramingSettings(zooms=(1.0, 1.25, 1.5, 1.67), span=3, min_gain=0.05, min_rate=0.15)
+ST = FramingSettings(zooms=(1.0, 1.25, 1.5, 1.67), span=3, min_gain=0.05, pick_gain=0.05, min_rate=0.15)
 
 
 def r(rate: float, top: int = 3) -> np.ndarray:
@@ -67,7 +69,9 @@ def test_one_lucky_window_does_not_move_the_framing():
 def test_one_sample_takes_the_zoom_with_the_highest_comparable_gain():
     """classify --whole: the sample read at every zoom at once; the same gate as hop by hop."""
     assert pick_zoom(ST, [r(0.40), r(0.42), r(0.70), r(0.55)]) == 2
-    assert pick_zoom(ST, [r(0.40), r(0.43), r(0.44), None]) == 0, "gains below min_gain keep the whole square"
+    assert pick_zoom(ST, [r(0.40), r(0.43), r(0.44), None]) == 0, "gains below pick_gain keep the whole square"
+    assert pick_zoom(dataclasses.replace(ST, pick_gain=0.5), [r(0.40), r(0.42), r(0.70), r(0.55)]) == 0, \
+        "one sample's zoom needs pick_gain, not min_gain"
     assert pick_zoom(ST, [r(0.40), r(0.90, top=5), r(0.30), None]) == 0, "another class on top is no gain"
     assert pick_zoom(ST, [r(0.05), r(0.60), r(0.70), r(0.80)]) == 0, "nothing to frame below min_rate"
     assert pick_zoom(FramingSettings(zooms=(1.0,)), [r(0.4)]) == 0
@@ -85,7 +89,7 @@ def test_framing_settings_refuse_zooms_that_do_not_rise_from_one(zooms):
         FramingSettings(zooms=zooms)
 
 
-@pytest.mark.parametrize("bad", [{"span": 0}, {"min_gain": 1.0}, {"min_rate": -0.1}, {"min_rate": 1.5}])
+@pytest.mark.parametrize("bad", [{"span": 0}, {"min_gain": 1.0}, {"pick_gain": -0.1}, {"min_rate": -0.1}, {"min_rate": 1.5}])
 def test_framing_settings_refuse_values_out_of_range(bad):
     with pytest.raises(ValueError, match="min_rate in"):
         FramingSettings(**bad)
