@@ -154,12 +154,23 @@ def test_classify_whole_is_one_line(capsys, files):
         assert data["index"] == int(np.argmax(data["rates"]))
 
 
-def test_classify_reads_only_the_region_of_interest(capsys, files):
+def test_classify_reads_only_the_region_of_interest(capsys, files, monkeypatch):
     """--roi frames a part of the sensor (a subject further away): the bar turns within 56 px of the
     centre, so a corner square holds none of its events and the centre square does."""
     base = ("classify", str(files["recording"]), "--model", str(files["model"]), "--device", "cpu", "--whole")
+    from app.inference import InferenceEngine
+    from app.sources.open import open_file
+
+    read, infer_frames = [], InferenceEngine.infer_frames
+    monkeypatch.setattr(InferenceEngine, "infer_frames", lambda self, batch: read.append(batch) or infer_frames(self, batch))
     code, out, err = run(capsys, *base, "--roi", "32,32,64")
     assert code == 0 and len(out.splitlines()) == 1, err
+    engine = InferenceEngine.from_checkpoint(files["model"], device="cpu")
+    chain = engine.input_chain(128, 128, (32, 32, 64), split_by="number")
+    assert chain.frames.gain == 4.0, "half the side: each model pixel gathers a quarter of the sensor pixels"
+    np.testing.assert_array_equal(read[0][0], chain(np.concatenate(list(open_file(files["recording"]).chunks()))),
+                                  err_msg="--whole reads the square as the one chain does, counts scaled back to "
+                                          "the whole view's density")
     code, out, err = run(capsys, *base, "--roi", "0,0,16")
     assert code == 2 and out == "" and "bar.aedat4" in err and "no events inside the model's input region" in err
     code, out, err = run(capsys, *base, "--roi", "100,100,64")
