@@ -111,7 +111,7 @@ def classify_whole(source: FileSource, engine: InferenceEngine, roi: tuple[int, 
                                               c.frames.height, c.frames.width) for c in chains))
     if not n[0]:
         raise SourceError(f"{source.name}: no events inside the model's input region")
-    outs = engine.infer_frames(np.stack([f * np.float32(c.frames.gain) for f, c in zip(frames, chains)]))
+    outs = engine.infer_frames(np.stack([c.frames.scale(f) for f, c in zip(frames, chains)]))
     rates = [o.rates if count else None for o, count in zip(outs, n)]
     k = 0 if framing is None else pick_zoom(framing, rates)
     d = DecisionSmoother(engine.class_names).decide_once(rates[k], n[k])

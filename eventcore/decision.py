@@ -231,14 +231,13 @@ class DecisionSmoother:
                 and len(rates) > 1 and busy.all() and (rates.argmax(1) == best).all()):
             if conf < st.min_confidence or margin < st.min_margin:
                 return Decision(best, self.class_names[best], conf, s.copy(), "windows agree")
-        if (st.long_confidence is not None and len(rates) > 1 and busy[-1] and share[-1] == 1.0
+        unsure = conf < (st.other_confidence if best == self.other else st.min_confidence)
+        if (st.long_confidence is not None and (unsure or margin < st.min_margin) and len(rates) > 1 and busy[-1]
                 and _steady(n_events.reshape(-1), share, st.steady_slack)):
-            b, lc, lm = _top(rates[-1])
-            if (lc >= max(st.long_confidence, st.other_confidence if b == self.other else 0.0) and lm >= st.min_margin
-                    and (conf < (st.other_confidence if best == self.other else st.min_confidence)
-                         or margin < st.min_margin)):
+            b, lc, lm = _top(rates[-1])  # the last window is the whole one (fractions end at 1.0)
+            if lc >= max(st.long_confidence, st.other_confidence if b == self.other else 0.0) and lm >= st.min_margin:
                 return Decision(b, self.class_names[b], lc, s.copy(), "whole window clear")
-        if conf < (st.other_confidence if best == self.other else st.min_confidence):
+        if unsure:
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"unsure (best {conf:.2f})")
         if margin < st.min_margin:
             return Decision(-1, NO_GESTURE, conf, s.copy(), f"ambiguous (margin {margin:.2f})")

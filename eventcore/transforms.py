@@ -82,9 +82,13 @@ class ToFrames:
             raise ValueError(f"split_by must be 'number' or 'time', got {self.split_by!r}")
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
-        frames = events_to_frames(events, self.T, self.height, self.width, split_by=self.split_by)
-        if self.gain != 1.0:
-            frames *= np.float32(self.gain)
+        return self.scale(events_to_frames(events, self.T, self.height, self.width, split_by=self.split_by))
+
+    def scale(self, frames: np.ndarray, gain: float | None = None) -> np.ndarray:
+        """``frames`` (counts binned elsewhere, e.g. chunk by chunk) times ``gain`` (default: this chain's), in place."""
+        g = self.gain if gain is None else gain
+        if g != 1.0:
+            frames *= np.float32(g)
         return frames
 
     def batch(self, windows: Sequence[np.ndarray], gains: Sequence[float] | None = None) -> np.ndarray:
@@ -92,8 +96,7 @@ class ToFrames:
         instead of ``gain``, for windows read through different squares)."""
         out = batch_frames(windows, self.T, self.height, self.width, self.split_by)
         for b, g in enumerate(gains if gains is not None else [self.gain] * len(windows)):
-            if g != 1.0:
-                out[:, b] *= np.float32(g)
+            self.scale(out[:, b], g)
         return out
 
 
