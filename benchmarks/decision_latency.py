@@ -371,13 +371,15 @@ def replay(r: Rates, settings: DecisionSettings, hop_us: int) -> tuple[np.ndarra
     return r.t_end[step - 1::step], np.array([sm.update(r.rates[h, idx], r.n_events[h, idx]).index for h in hops])
 
 
-def live_decisions(engine, s: Session, framing) -> tuple[np.ndarray, np.ndarray]:
-    """(t_end, decided) of the app's pipeline on a session as it runs: its hop, its rule, ``framing``."""
+def live_decisions(engine, s: Session, framing, sensor: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(t_end, decided) of the app's pipeline on a session as it runs: its hop, its rule, ``framing``
+    (``sensor``: the session's width and height, the simulator's 128x128 by default)."""
     from app.pipeline import run_to_end
     from app.sources.base import ArraySource
     from model.simulator.render import SIZE
 
-    preds = run_to_end(ArraySource(s.events, SIZE, SIZE, name=f"session {s.seed}"), engine, framing)
+    width, height = sensor or (SIZE, SIZE)
+    preds = run_to_end(ArraySource(s.events, width, height, name=f"session {s.seed}"), engine, framing)
     return (np.array([p.t_end_us for p in preds], np.int64),
             np.array([p.decision.index for p in preds], np.int64))
 
