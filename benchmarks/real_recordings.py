@@ -15,6 +15,7 @@ gestures of each named class (from different recordings where it can), and measu
 
     python -m benchmarks.real_recordings DATA [--dataset dvs128|recordings] [--per-class 1] [--model small64]
                                          [--framing auto|off] [--only TEXT] [--json OUT]
+    python -m benchmarks.real_recordings STANDIN --make-standin --per-class 6   # simulated, where DATA is lacking
 """
 
 from __future__ import annotations
@@ -167,6 +168,29 @@ def latency(g: Gestures, model: str, framing, gap_s: float, empty_hz: float) -> 
     return summarise(gestures, idle, pairs)
 
 
+def write_standin(folder: Path, per_class: int, duration_s: float, workers: int = 2) -> Path:
+    """A DVS128 Gesture copy in spikingjelly's layout made of held-out SIMULATED gestures as recorded (in
+    motion from the first event, as a labelled interval is cut; seeds ``realism.split_seed("robust", c,
+    100 + i)``, never trained or tuned on): the measures' stand-in where the real archive is not at hand."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [("test", c, i) for c in range(len(CLASS_NAMES)) for i in range(per_class)] + [("train", 0, per_class)]
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_standin_sample, [(folder, duration_s, *j) for j in jobs]))
+    return folder
+
+
+def _standin_sample(job: tuple[Path, float, str, int, int]) -> None:
+    from model.simulator.generate import generate_sample
+    from model.simulator.realism import split_seed
+
+    folder, duration_s, split, c, i = job
+    ev = generate_sample(c, duration_s, split_seed("robust", c, 100 + i))[0]
+    out = folder / "events_np" / split / str(c)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / f"sim{i:02d}_standin_{c}.npz", t=ev["timestamp"], x=ev["x"], y=ev["y"], p=ev["polarity"])
+
+
 def main(argv: list[str] | None = None) -> None:
     from benchmarks.decision_latency import table
     from benchmarks.robustness import CHANGES
@@ -187,7 +211,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--empty-hz", type=float, default=0.2, help="background activity of the empty scene (Hz a pixel)")
     ap.add_argument("--seed", type=int, default=0, help="which gestures are chosen")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--make-standin", action="store_true",
+                    help="write a SIMULATED stand-in (spikingjelly's layout, --per-class gestures of all 11 classes, "
+                         "6 s each) into DATA and exit")
     args = ap.parse_args(argv)
+    if args.make_standin:
+        write_standin(args.data, args.per_class, 6.0)
+        print(f"{args.data}: {args.per_class * len(CLASS_NAMES)} simulated gestures (a stand-in, not real recordings)")
+        return
     import torch
 
     torch.set_num_threads(2)

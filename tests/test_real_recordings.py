@@ -114,3 +114,14 @@ def test_a_folder_that_is_no_dvs128_copy_is_named_in_one_line(tmp_path):
     with pytest.raises(SystemExit) as err:
         rr.main([str(tmp_path / "empty")])
     assert str(tmp_path / "empty") in str(err.value) and "not a DVS128 Gesture folder" in str(err.value)
+
+
+def test_the_simulated_standin_is_a_dvs128_copy_of_every_class(tmp_path, monkeypatch):
+    from model.datasets import dvs128_gesture
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = rr.write_standin(tmp_path / "standin", 1, 0.3, workers=1)
+    g = rr.load(folder, "dvs128", 1, tuple(range(11)))
+    assert dvs128_gesture.layout(folder)[0] == "spikingjelly"
+    assert g.labels.tolist() == list(range(11)) and g.sensor == (128, 128)
+    assert all(ev["timestamp"][0] == 0 and ev["timestamp"][-1] > 200_000 for ev in g.events)
