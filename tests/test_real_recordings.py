@@ -95,9 +95,20 @@ def test_the_command_measures_robustness_and_latency_on_a_dvs128_copy(tmp_path, 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     data = sj_copy(tmp_path / "DVS128Gesture")
     ckpt = write_checkpoint(tmp_path / "tiny.pt", tiny_config("tiny_rr", (2,)), 0, "test")
-    out = tmp_path / "real.json"
-    rr.main([str(data), "--model", str(ckpt), "--only", "0.6x", "--only", "hot pixels", "--json", str(out)])
+    out, card = tmp_path / "real.json", tmp_path / "card.md"
+    card.write_text("# card\n\n## Demo recordings\nx\n")
+    rr.main([str(data), "--model", str(ckpt), "--only", "0.6x", "--only", "hot pixels", "--json", str(out),
+             "--card", str(card)])
     report = json.loads(out.read_text())
+    assert report["simulated"] is False
+    text = card.read_text()
+    assert f"## {rr.ROBUST_CARD}" in text and f"## {rr.LATENCY_CARD}" in text
+    assert "real recordings" in text and "SIMULATED" not in text
+    assert text.index(rr.LATENCY_CARD) < text.index("## Demo recordings")
+    again = tmp_path / "again.md"
+    again.write_text("# card\n\n## Demo recordings\nx\n")
+    rr.main([str(out), "--card-from", str(out), "--card", str(again)])  # the card from the saved report
+    assert again.read_text() == text
     rows = {r["change"]: r for r in report["robustness"]}
     assert set(rows) == {CHANGES[0].name, "subject 0.6x the size (further away)", "12 hot pixels at 300 Hz"}
     for r in rows.values():
@@ -125,3 +136,6 @@ def test_the_simulated_standin_is_a_dvs128_copy_of_every_class(tmp_path, monkeyp
     assert dvs128_gesture.layout(folder)[0] == "spikingjelly"
     assert g.labels.tolist() == list(range(11)) and g.sensor == (128, 128)
     assert all(ev["timestamp"][0] == 0 and ev["timestamp"][-1] > 200_000 for ev in g.events)
+    report = {"data": str(folder), "dataset": "dvs128", "simulated": (folder / rr.STANDIN_MARK).is_file(),
+              "model": "small64", "framing": "auto", "gestures": [{"class": "x", "recording": "r"}]}
+    assert "SIMULATED stand-in" in rr.data_line(report) and "not real recordings" in rr.data_line(report)
