@@ -139,3 +139,25 @@ def test_the_simulated_standin_is_a_dvs128_copy_of_every_class(tmp_path, monkeyp
     report = {"data": str(folder), "dataset": "dvs128", "simulated": (folder / rr.STANDIN_MARK).is_file(),
               "model": "small64", "framing": "auto", "gestures": [{"class": "x", "recording": "r"}]}
     assert "SIMULATED stand-in" in rr.data_line(report) and "not real recordings" in rr.data_line(report)
+
+
+def test_a_users_labelled_recordings_of_another_sensor_are_measured_in_its_own_pixels(tmp_path, monkeypatch):
+    from app.sources.recorder import write_aedat4
+    from eventcore.labels import LabelTimeline
+
+    (tmp_path / "takes").mkdir()
+    for k in range(2):  # a DAVIS346's recordings, the subject in the middle; one is held out for the test split
+        ev = rotating_bar(2_000_000, seed=k)
+        ev["x"] += 109
+        ev["y"] += 66
+        write_aedat4(tmp_path / "takes" / f"take{k}.aedat4", ev, 346, 260)
+        LabelTimeline(np.array([200_000]), np.array([1_900_000]), np.array([3])).to_csv(
+            tmp_path / "takes" / f"take{k}_labels.csv")
+    ckpt = write_checkpoint(tmp_path / "tiny.pt", tiny_config("tiny_rr2", (2,)), 0, "test")
+    out = tmp_path / "takes.json"
+    rr.main([str(tmp_path / "takes"), "--dataset", "recordings", "--model", str(ckpt), "--only", "DAVIS346",
+             "--only", "background", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert [r["change"] for r in report["robustness"]] == [CHANGES[0].name, "background activity 2 Hz a pixel"]
+    assert report["gestures"] == [{"class": "right_arm_clockwise", "recording": report["gestures"][0]["recording"]}]
+    assert report["sensor"] == [346, 260] and report["latency"]["overall"]["gestures"] == 1
