@@ -261,7 +261,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.card_from:
         if not args.card:
             sys.exit("real_recordings: --card-from needs --card")
-        for heading, body in card_sections(json.loads(args.card_from.read_text())).items():
+        try:
+            earlier = json.loads(args.card_from.read_text())
+        except (OSError, ValueError) as err:
+            sys.exit(f"real_recordings: {args.card_from}: not a report of this benchmark ({err})")
+        for heading, body in card_sections(earlier).items():
             put_card_section(args.card, heading, body)
         return
     import torch
