@@ -200,11 +200,13 @@ LATENCY_CARD = "Decision latency on labelled recordings (`benchmarks.real_record
 
 def data_line(report: dict) -> str:
     """What the figures were measured on, saying plainly when it is the simulated stand-in."""
-    kind = ("a SIMULATED stand-in (`--make-standin`: held-out simulated gestures cut as a label cuts them), "
-            "not real recordings" if report.get("simulated") else "real recordings")
+    kind = ("a SIMULATED stand-in (`--make-standin`: held-out simulated gestures cut as a label cuts them, seeds "
+            "`realism.split_seed(\"robust\", class, 100 + i)`, never trained or tuned on), not real recordings"
+            if report.get("simulated") else "real recordings")
     return (f"Data: `{Path(report['data']).name}` ({report['dataset']} layout, test split), {kind}; "
             f"{len(report['gestures'])} gestures from {len({g['recording'] for g in report['gestures']})} recordings. "
-            f"Model `{report['model']}`, framing {report['framing']}, CPU, {report.get('platform', '')}.")
+            f"Model `{report['model']}`, framing {report['framing']}, CPU, {report.get('platform', '')}, "
+            f"{report.get('date', '')}.")
 
 
 def card_sections(report: dict) -> dict[str, str]:
@@ -284,7 +286,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.framing}, {platform.platform()}\n", flush=True)
     report: dict = {"data": str(args.data), "dataset": args.dataset, "sensor": list(g.sensor), "simulated": simulated,
                     "model": model,
-                    "framing": args.framing, "platform": platform.platform(), "gap_s": args.gap_s,
+                    "framing": args.framing, "platform": platform.platform(), "date": time.strftime("%Y-%m-%d"),
+                    "gap_s": args.gap_s,
                     "empty_hz": args.empty_hz,
                     "gestures": [{"class": CLASS_NAMES[c], "recording": r} for c, r in zip(g.labels.tolist(), g.groups)]}
     if not args.no_robustness:
