@@ -313,17 +313,17 @@ class Pipeline:
             return self._nested_windows(job.events, job.t_end_us), None, self.geometry, None
         st = self.framing_state
         geo = self._framed[st.current]
-        probe_geo = self._framed[st.probe] if st.probe != st.current else None
-        probe = probe_geo.apply(job.events) if probe_geo is not None else None
-        return self._nested_windows(geo.apply(job.events), job.t_end_us), probe, geo, probe_geo
+        windows = self._nested_windows(geo.apply(job.events), job.t_end_us)
+        if st.probe == st.current or len(windows[-1]) < self.smoother.settings.min_events:
+            return windows, None, geo, None  # an idle scene teaches framing nothing: no probe to classify
+        probe_geo = self._framed[st.probe]
+        return windows, probe_geo.apply(job.events), geo, probe_geo
 
-    def _reframe(self, whole: np.ndarray, rates: np.ndarray, probe: np.ndarray | None,
-                 probe_rates: np.ndarray | None) -> None:
+    def _reframe(self, rates: np.ndarray, probe: np.ndarray | None, probe_rates: np.ndarray | None) -> None:
         """Compare the probe's zoom with the one in force on the same busy whole window."""
-        busy = self.smoother.settings.min_events
-        if probe is not None and len(whole) >= busy:  # a zoom that leaves the scene idle has lost the subject
+        if probe is not None:  # a zoom that leaves the scene idle has lost the subject
             self.framing_state = framing_step(self.framing, self.framing_state, rates,
-                                              probe_rates if len(probe) >= busy else None)
+                                              probe_rates if len(probe) >= self.smoother.settings.min_events else None)
 
     def _infer_loop(self) -> None:
         try:
@@ -335,7 +335,7 @@ class Pipeline:
                 outs = self.engine.infer(windows if probe is None else [*windows, probe], gains)
                 window_rates = np.stack([o.rates for o in outs[:len(windows)]])
                 if self.framing is not None:
-                    self._reframe(windows[-1], window_rates[-1], probe, None if probe is None else outs[-1].rates)
+                    self._reframe(window_rates[-1], probe, None if probe is None else outs[-1].rates)
                 decision = self.smoother.update(window_rates, [len(w) for w in windows])
                 out = outs[len(windows) - 1]  # the whole window: its gates and maps are the ones drawn
                 pred = Prediction(

@@ -10,6 +10,8 @@ import pytest
 from app.inference import InferenceEngine, ModelResult
 from app.pipeline import Pipeline
 from app.sources.base import ArraySource
+from eventcore.decision import DECISION
+from eventcore.events import as_events
 from eventcore.framing import FramingSettings, framing_step, initial_state, pick_zoom, zoom_box
 from tests.fixtures import make_events, tiny_config, write_checkpoint
 
@@ -149,3 +151,26 @@ def test_the_pipeline_zooms_onto_a_far_subject_with_one_extra_window_a_hop(tmp_p
     pipe.stop()
     assert len(plain) == len(got) and {p.crop_box for p in plain} == {(0, 0, 128)}
     assert plain[-1].framing is None
+
+
+def test_an_empty_room_costs_no_probe_window(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 600  # 400 events a second: far below an empty room's 2,000 a window
+    quiet = make_events(np.sort(rng.integers(0, 1_500_000, n)), rng.integers(0, 128, n).astype(np.int16),
+                        rng.integers(0, 128, n).astype(np.int16), rng.integers(0, 2, n).astype(np.int8))
+    subject = small_subject()
+    subject["timestamp"] += 1_500_000
+    ckpt = write_checkpoint(tmp_path / "tiny.pt", tiny_config("tiny", (1,)), 0, "untrained (test)")
+    eng = SizeEngine(InferenceEngine.from_checkpoint(ckpt, device="cpu"))
+    got = []
+    pipe = Pipeline(ArraySource(as_events(np.concatenate([quiet, subject])), 128, 128, name="empty, then a far subject"), eng,
+                    framing=ST, on_result=got.append)
+    pipe.start()
+    assert pipe.wait(60)
+    pipe.stop()
+    assert pipe.error is None
+    probed = [n > len(p.window_rates) for n, p in zip(eng.batches, got)]
+    idle = [p.n_events < DECISION.min_events for p in got]
+    assert any(idle) and not any(a and b for a, b in zip(probed, idle)), "no probe while the room is empty"
+    assert all(a for a, b in zip(probed, idle) if not b), "one probe a hop once the subject is there"
+    assert got[-1].crop_box == zoom_box((0, 0, 128), 1.67)
