@@ -321,9 +321,9 @@ class Pipeline:
 
     def _reframe(self, rates: np.ndarray, probe: np.ndarray | None, probe_rates: np.ndarray | None) -> None:
         """Compare the probe's zoom with the one in force on the same busy whole window."""
-        if probe is not None:  # a zoom that leaves the scene idle has lost the subject
-            self.framing_state = framing_step(self.framing, self.framing_state, rates,
-                                              probe_rates if len(probe) >= self.smoother.settings.min_events else None)
+        if probe is not None:
+            lost = len(probe) < self.smoother.settings.min_events  # the probe's zoom left the scene idle
+            self.framing_state = framing_step(self.framing, self.framing_state, rates, None if lost else probe_rates)
 
     def _infer_loop(self) -> None:
         try:

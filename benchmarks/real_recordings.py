@@ -16,6 +16,7 @@ gestures of each named class (from different recordings where it can), and measu
     python -m benchmarks.real_recordings DATA [--dataset dvs128|recordings] [--per-class 1] [--model small64]
                                          [--framing auto|off] [--only TEXT] [--json OUT]
     python -m benchmarks.real_recordings STANDIN --make-standin --per-class 6   # simulated, where DATA is lacking
+    python -m benchmarks.real_recordings --card-from OUT.json --card model/weights/small64.md
 """
 
 from __future__ import annotations
@@ -91,29 +92,18 @@ def load(data: Path, dataset: str, per_class: int, classes: tuple[int, ...], see
     return Gestures(events, labels[picked], [groups[i] for i in picked], sensors.pop())
 
 
-def changed(g: Gestures, change, seed: int = 1234) -> tuple[list[np.ndarray], tuple[int, int]]:
-    """Every gesture changed by one row of ``benchmarks.robustness`` (events, the sensor they are in)."""
-    from benchmarks.robustness import embed
-
-    rng = np.random.default_rng(seed)
-    if change.setup is not None:
-        return [change.setup.apply_events(ev, g.sensor, rng) for ev in g.events], g.sensor
-    if change.faults is not None:
-        return [change.faults.apply(ev, g.sensor, rng) for ev in g.events], g.sensor
-    if change.sensor is not None:
-        return [embed(ev, *change.sensor, rng) for ev in g.events], change.sensor
-    return list(g.events), g.sensor
-
-
-def robustness(g: Gestures, model: str, changes, judges: bool = True) -> list[dict]:
-    """Per change: gestures recognised, windows right, and the judges' verdict (128x128 gestures only)."""
+def robustness(g: Gestures, model: str, changes) -> list[dict]:
+    """Per change (``benchmarks.robustness.Change``, done after the fact): gestures recognised, windows right,
+    and the judges' verdict (128x128 gestures only)."""
     from benchmarks.robustness import judged, model_windows
 
     rows = []
     for ch in changes:
-        recs, sensor = changed(g, ch)
+        rng = np.random.default_rng(1234)
+        changed = [ch.apply(ev, g.sensor, rng) for ev in g.events]
+        recs, sensor = [ev for ev, _ in changed], (changed[0][1] if changed else g.sensor)
         right, total = model_windows(model, recs, g.labels, sensor)
-        verdict = judged(recs, g.labels, sensor) if judges and g.sensor == DVS128 else None
+        verdict = judged(recs, g.labels, sensor) if g.sensor == DVS128 else None
         row = {"change": ch.name, "gestures": len(recs),
                "recognised": int(np.sum(2 * right > total)), "windows": int(total.sum()),
                "windows_right": float(right.sum() / max(total.sum(), 1)),
@@ -234,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks.robustness import CHANGES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("data", type=Path, help="a DVS128 Gesture folder, or a folder of labelled recordings")
+    ap.add_argument("data", type=Path, nargs="?",
+                    help="a DVS128 Gesture folder, or a folder of labelled recordings (not with --card-from)")
     ap.add_argument("--dataset", choices=("dvs128", "recordings"), default="dvs128",
                     help="dvs128: IBM's archive folder or tonic's / spikingjelly's copy (its test split); "
                          "recordings: recordings with NAME_labels.csv beside them (their test split)")
@@ -256,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="write a SIMULATED stand-in (spikingjelly's layout, --per-class gestures of all 11 classes, "
                          "6 s each) into DATA and exit")
     args = ap.parse_args(argv)
+    if args.data is None and not args.card_from:
+        ap.error("give DATA: a DVS128 Gesture folder or a folder of labelled recordings")
     if args.make_standin:
         write_standin(args.data, args.per_class, 6.0)
         print(f"{args.data}: {args.per_class * len(CLASS_NAMES)} simulated gestures (a stand-in, not real recordings)")

@@ -50,6 +50,18 @@ class Change:
     faults: SensorFaults | None = None
     sensor: tuple[int, int] | None = None
 
+    def apply(self, events: np.ndarray, sensor: tuple[int, int],
+              rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int]]:
+        """This row done to a recording after the fact (a set-up by ``Setup.apply_events`` rather than
+        rendered): the changed events and the sensor they are in."""
+        if self.setup is not None:
+            return self.setup.apply_events(events, sensor, rng), sensor
+        if self.faults is not None:
+            return self.faults.apply(events, sensor, rng), sensor
+        if self.sensor is not None:
+            return embed(events, *self.sensor, rng), self.sensor
+        return events, sensor
+
 
 CHANGES = (
     Change("unchanged"),
@@ -115,12 +127,7 @@ def make_recordings(n: int, duration: float, workers: int, cache: Path | None, s
     out = {}
     for ch in changes:
         rng = np.random.default_rng(1234)
-        if ch.name in renders:
-            out[ch.name] = renders[ch.name]
-        elif ch.faults is not None:
-            out[ch.name] = [ch.faults.apply(ev, SIZE, rng) for ev in base]
-        else:
-            out[ch.name] = [embed(ev, *ch.sensor, rng) for ev in base]
+        out[ch.name] = renders[ch.name] if ch.name in renders else [ch.apply(ev, (SIZE, SIZE), rng)[0] for ev in base]
     return out, labels, [s for _, s in jobs]
 
 

@@ -107,7 +107,7 @@ def test_the_command_measures_robustness_and_latency_on_a_dvs128_copy(tmp_path, 
     assert text.index(rr.LATENCY_CARD) < text.index("## Demo recordings")
     again = tmp_path / "again.md"
     again.write_text("# card\n\n## Demo recordings\nx\n")
-    rr.main([str(out), "--card-from", str(out), "--card", str(again)])  # the card from the saved report
+    rr.main(["--card-from", str(out), "--card", str(again)])  # the card from the saved report
     assert again.read_text() == text
     rows = {r["change"]: r for r in report["robustness"]}
     assert set(rows) == {CHANGES[0].name, "subject 0.6x the size (further away)", "12 hot pixels at 300 Hz"}
