@@ -278,10 +278,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{len(set(g.groups))} recordings of {args.data} ({g.sensor[0]}x{g.sensor[1]}), model {model}, framing "
           f"{args.framing}, {platform.platform()}\n", flush=True)
     report: dict = {"data": str(args.data), "dataset": args.dataset, "sensor": list(g.sensor), "simulated": simulated,
-                    "model": model,
-                    "framing": args.framing, "platform": platform.platform(), "date": time.strftime("%Y-%m-%d"),
-                    "gap_s": args.gap_s,
-                    "empty_hz": args.empty_hz,
+                    "model": model, "framing": args.framing, "platform": platform.platform(),
+                    "date": time.strftime("%Y-%m-%d"), "gap_s": args.gap_s, "empty_hz": args.empty_hz,
                     "gestures": [{"class": CLASS_NAMES[c], "recording": r} for c, r in zip(g.labels.tolist(), g.groups)]}
     if not args.no_robustness:
         from benchmarks.robustness import FRAMED

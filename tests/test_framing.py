@@ -169,7 +169,7 @@ def test_an_empty_room_costs_no_probe_window(tmp_path):
     assert pipe.wait(60)
     pipe.stop()
     assert pipe.error is None
-    probed = [n > len(p.window_rates) for n, p in zip(eng.batches, got)]
+    probed = [size > len(p.window_rates) for size, p in zip(eng.batches, got)]
     idle = [p.n_events < DECISION.min_events for p in got]
     assert any(idle) and not any(a and b for a, b in zip(probed, idle)), "no probe while the room is empty"
     assert all(a for a, b in zip(probed, idle) if not b), "one probe a hop once the subject is there"
