@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eventcore.decision import Decision, DecisionSmoother
+from eventcore.decision import Decision, DecisionSettings, DecisionSmoother
 from eventcore.errors import UserError
 from eventcore.events import EVENT_DTYPE, empty_events
 from eventcore.framing import FramingSettings, FramingState, framing_step, initial_state, zoom_box
@@ -366,11 +366,14 @@ class Pipeline:
 
 
 def run_to_end(source: Source, engine, framing: FramingSettings | None = None,
-               framing_state: FramingState | None = None) -> list[Prediction]:
+               framing_state: FramingState | None = None, rule: DecisionSettings | None = None) -> list[Prediction]:
     """Every prediction of a recorded source played through the pipeline to its end (benchmarks, shipping);
-    ``framing_state``: automatic framing starts from there (a user who stays where they stood)."""
+    ``framing_state``: automatic framing starts from there (a user who stays where they stood); ``rule``:
+    another decision rule than the app's (a benchmark's earlier rules)."""
     preds: list[Prediction] = []
-    pipe = Pipeline(source, engine, framing=framing, framing_state=framing_state, on_result=preds.append)
+    smoother = None if rule is None else DecisionSmoother(engine.class_names, settings=rule)
+    pipe = Pipeline(source, engine, framing=framing, framing_state=framing_state, smoother=smoother,
+                    on_result=preds.append)
     pipe.start()
     pipe.wait()
     pipe.stop()

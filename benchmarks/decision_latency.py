@@ -360,6 +360,18 @@ CANDIDATES: dict[str, tuple[dict, int]] = {
 }
 
 
+def candidate_rule(name: str, hop_us: int = 100_000) -> tuple[str, DecisionSettings]:
+    """(full name, settings) of the candidate rule whose name starts with ``name`` (e.g. "1 s window",
+    the app's rule until 2026-12-06), for a pipeline running at ``hop_us``; ValueError naming the choices."""
+    hits = [name] if name in CANDIDATES else [k for k in CANDIDATES if k.startswith(name)]
+    exact = [k for k in hits if CANDIDATES[k][1] == hop_us]
+    if len(exact) != 1:
+        names = "; ".join(k for k, (_, h) in CANDIDATES.items() if h == hop_us)
+        raise ValueError(f"rule {name!r} names {len(exact)} of the candidate rules at a {hop_us // 1000} ms hop; "
+                         f"give the start of one of: {names}")
+    return exact[0], DECISION.changed(**CANDIDATES[exact[0]][0])
+
+
 def replay(r: Rates, settings: DecisionSettings, hop_us: int) -> tuple[np.ndarray, np.ndarray]:
     """(t_end, decided) of the rule on cached probe rates: every ``hop_us / r.hop_us``-th hop, its windows."""
     step = hop_us // r.hop_us
@@ -371,15 +383,16 @@ def replay(r: Rates, settings: DecisionSettings, hop_us: int) -> tuple[np.ndarra
     return r.t_end[step - 1::step], np.array([sm.update(r.rates[h, idx], r.n_events[h, idx]).index for h in hops])
 
 
-def live_decisions(engine, s: Session, framing, sensor: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(t_end, decided) of the app's pipeline on a session as it runs: its hop, its rule, ``framing``
-    (``sensor``: the session's width and height, the simulator's 128x128 by default)."""
+def live_decisions(engine, s: Session, framing, sensor: tuple[int, int] | None = None,
+                   rule: DecisionSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(t_end, decided) of the app's pipeline on a session as it runs: its hop, its rule (or ``rule``),
+    ``framing`` (``sensor``: the session's width and height, the simulator's 128x128 by default)."""
     from app.pipeline import run_to_end
     from app.sources.base import ArraySource
     from model.simulator.render import SIZE
 
     width, height = sensor or (SIZE, SIZE)
-    preds = run_to_end(ArraySource(s.events, width, height, name=f"session {s.seed}"), engine, framing)
+    preds = run_to_end(ArraySource(s.events, width, height, name=f"session {s.seed}"), engine, framing, rule=rule)
     return (np.array([p.t_end_us for p in preds], np.int64),
             np.array([p.decision.index for p in preds], np.int64))
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eventcore.decision import DecisionSettings
 from eventcore.errors import SourceError
 from eventcore.events import as_events
 from eventcore.framing import DEFAULT_MODE, MODES, framing_mode
@@ -39,6 +40,7 @@ from eventcore.labels import CLASS_NAMES, LabelTimeline
 STANDIN_MARK = "STANDIN.txt"  # written beside a simulated stand-in, so its figures are never taken for real ones
 NAMED = tuple(range(10))  # the ten named gestures; `other_gestures` with --other
 DVS128 = (128, 128)
+APP_RULE = "the app's rule"
 
 
 @dataclass
@@ -92,9 +94,9 @@ def load(data: Path, dataset: str, per_class: int, classes: tuple[int, ...], see
     return Gestures(events, labels[picked], [groups[i] for i in picked], sensors.pop())
 
 
-def robustness(g: Gestures, model: str, changes) -> list[dict]:
+def robustness(g: Gestures, model: str, changes, rule: DecisionSettings | None = None) -> list[dict]:
     """Per change (``benchmarks.robustness.Change``, done after the fact): gestures recognised, windows right,
-    and the judges' verdict (128x128 gestures only)."""
+    and the judges' verdict (128x128 gestures only); ``rule``: another decision rule than the app's."""
     from benchmarks.robustness import judged, model_windows
 
     rows = []
@@ -102,7 +104,7 @@ def robustness(g: Gestures, model: str, changes) -> list[dict]:
         rng = np.random.default_rng(1234)
         changed = [ch.apply(ev, g.sensor, rng) for ev in g.events]
         recs, sensor = [ev for ev, _ in changed], (changed[0][1] if changed else g.sensor)
-        right, total = model_windows(model, recs, g.labels, sensor)
+        right, total = model_windows(model, recs, g.labels, sensor, rule)
         verdict = judged(recs, g.labels, sensor) if g.sensor == DVS128 else None
         row = {"change": ch.name, "gestures": len(recs),
                "recognised": int(np.sum(2 * right > total)), "windows": int(total.sum()),
@@ -148,14 +150,16 @@ def back_to_back(g: Gestures, gap_s: float, empty_hz: float, seed: int = 0):
     return Session(seed, as_events(np.concatenate(parts)), timeline, scenes)
 
 
-def latency(g: Gestures, model: str, framing, gap_s: float, empty_hz: float) -> dict:
-    """``decision_latency``'s figures for the gestures played back to back through the app's pipeline."""
+def latency(g: Gestures, model: str, framing, gap_s: float, empty_hz: float,
+            rule: DecisionSettings | None = None) -> dict:
+    """``decision_latency``'s figures for the gestures played back to back through the app's pipeline
+    (``rule``: another decision rule than the app's)."""
     from app.inference import InferenceEngine
     from benchmarks.decision_latency import live_decisions, score_session, summarise
 
     s = back_to_back(g, gap_s, empty_hz)
     engine = InferenceEngine.from_checkpoint(model, device="cpu")
-    gestures, idle, pairs = score_session(s, *live_decisions(engine, s, framing, g.sensor))
+    gestures, idle, pairs = score_session(s, *live_decisions(engine, s, framing, g.sensor, rule))
     return summarise(gestures, idle, pairs)
 
 
@@ -193,9 +197,10 @@ def data_line(report: dict) -> str:
     kind = ("a SIMULATED stand-in (`--make-standin`: held-out simulated gestures cut as a label cuts them, seeds "
             "`realism.split_seed(\"robust\", class, 100 + i)`, never trained or tuned on), not real recordings"
             if report.get("simulated") else "real recordings")
+    rule = f"the earlier rule \"{report['rule']}\" (not {APP_RULE})" if report.get("rule") else APP_RULE
     return (f"Data: `{Path(report['data']).name}` ({report['dataset']} layout, test split), {kind}; "
             f"{len(report['gestures'])} gestures from {len({g['recording'] for g in report['gestures']})} recordings. "
-            f"Model `{report['model']}`, framing {report['framing']}, CPU, {report.get('platform', '')}, "
+            f"Model `{report['model']}`, framing {report['framing']}, {rule}, CPU, {report.get('platform', '')}, "
             f"{report.get('date', '')}.")
 
 
@@ -239,6 +244,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gap-s", type=float, default=1.5, help="empty scene before each gesture (s)")
     ap.add_argument("--empty-hz", type=float, default=0.2, help="background activity of the empty scene (Hz a pixel)")
     ap.add_argument("--seed", type=int, default=0, help="which gestures are chosen")
+    ap.add_argument("--rule", metavar="NAME",
+                    help="decide by an earlier rule of benchmarks.decision_latency's candidates (the start of its "
+                         "name, e.g. '1 s window': the app's rule until 2026-12-06) instead of the app's")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--card", type=Path, help="write what was measured into this model card (its own sections)")
     ap.add_argument("--card-from", type=Path, metavar="JSON",
@@ -273,12 +281,20 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"real_recordings: {err}")
     framing = framing_mode(args.framing)
     model = args.model
+    rule_name, rule = None, None
+    if args.rule:
+        from benchmarks.decision_latency import candidate_rule
+
+        try:
+            rule_name, rule = candidate_rule(args.rule)
+        except ValueError as err:
+            sys.exit(f"real_recordings: {err}")
     simulated = (args.data / STANDIN_MARK).is_file()
     print(f"{len(g.labels)} labelled gestures ({'a SIMULATED stand-in' if simulated else 'real'}) from "
           f"{len(set(g.groups))} recordings of {args.data} ({g.sensor[0]}x{g.sensor[1]}), model {model}, framing "
-          f"{args.framing}, {platform.platform()}\n", flush=True)
+          f"{args.framing}, rule: {rule_name or APP_RULE}, {platform.platform()}\n", flush=True)
     report: dict = {"data": str(args.data), "dataset": args.dataset, "sensor": list(g.sensor), "simulated": simulated,
-                    "model": model, "framing": args.framing, "platform": platform.platform(),
+                    "model": model, "framing": args.framing, "rule": rule_name, "platform": platform.platform(),
                     "date": time.strftime("%Y-%m-%d"), "gap_s": args.gap_s, "empty_hz": args.empty_hz,
                     "gestures": [{"class": CLASS_NAMES[c], "recording": r} for c, r in zip(g.labels.tolist(), g.groups)]}
     if not args.no_robustness:
@@ -288,8 +304,8 @@ def main(argv: list[str] | None = None) -> None:
         if g.sensor != DVS128:
             changes = [ch for ch in changes if ch.sensor is None]  # a larger sensor stands in for the DVS128 only
         print(ROBUST_HEAD, flush=True)
-        report["robustness"] = robustness(g, model + (FRAMED if framing is not None else ""), changes)
-    m = latency(g, model, framing, args.gap_s, args.empty_hz)
+        report["robustness"] = robustness(g, model + (FRAMED if framing is not None else ""), changes, rule)
+    m = latency(g, model, framing, args.gap_s, args.empty_hz, rule)
     report["latency"] = m
     print(f"\nDecision latency: the {len(g.labels)} gestures back to back, each after {args.gap_s:g} s of an empty "
           f"scene ({args.empty_hz:g} Hz a pixel)\n\n{table(m)}\n", flush=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import put_card_section
+from eventcore.decision import DecisionSettings
 from eventcore.framing import DEFAULT_MODE, MODES
 from eventcore.labels import CLASS_NAMES
 from model.simulator.setup import SensorFaults, Setup
@@ -134,10 +135,10 @@ def make_recordings(n: int, duration: float, workers: int, cache: Path | None, s
 FRAMED = " + automatic framing"
 
 
-def model_windows(model: str, recordings: list[np.ndarray], labels: np.ndarray,
-                  sensor: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def model_windows(model: str, recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, int],
+                  rule: DecisionSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per recording: (windows decided correctly, windows), each played through the app's pipeline
-    (``model`` ending in :data:`FRAMED`: with the app's automatic framing)."""
+    (``model`` ending in :data:`FRAMED`: with the app's automatic framing; ``rule``: another decision rule)."""
     from eventcore.framing import FRAMING
     from app.inference import InferenceEngine
     from app.pipeline import run_to_end
@@ -149,9 +150,9 @@ def model_windows(model: str, recordings: list[np.ndarray], labels: np.ndarray,
     state = None
     if framing is not None:  # the subject has stood there before: framing starts where the last recording left it
         state = run_to_end(ArraySource(recordings[-1], sensor[0], sensor[1], name="robustness"), engine,
-                           framing)[-1].framing
+                           framing, rule=rule)[-1].framing
     for ev, label in zip(recordings, labels):
-        preds = run_to_end(ArraySource(ev, sensor[0], sensor[1], name="robustness"), engine, framing, state)
+        preds = run_to_end(ArraySource(ev, sensor[0], sensor[1], name="robustness"), engine, framing, state, rule)
         state = preds[-1].framing if preds else state
         full = [p for p in preds if p.t_end_us - engine.window_us >= int(ev["timestamp"][0])]  # a whole window of gesture
         right.append(sum(p.decision.index == label for p in full))

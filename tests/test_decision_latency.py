@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.decision_latency import Session, score_session, summarise
+from benchmarks.decision_latency import Session, candidate_rule, score_session, summarise
 from eventcore.labels import LabelTimeline
 
 S = 1_000_000
@@ -137,9 +137,29 @@ def test_the_pipeline_scored_as_it_runs_decides_as_the_replay_of_its_cached_rate
 
     engine = InferenceEngine.from_checkpoint("small64", device="cpu", backend="torch")
     s = Session(3, *generate_session([8], seed=3, gesture_s=(1.5, 1.5), gap_s=(0.5, 0.5)))
-    t_live, d_live = live_decisions(engine, s, None)
-    t_rep, d_rep = replay(probe_rates(engine, s), DECISION, engine.hop_us)
-    n = min(len(t_live), len(t_rep))
-    assert n >= len(t_live) - 1 and (d_live >= 0).sum() >= 3, "the session is decided, and gestures are named"
-    np.testing.assert_array_equal(t_live[:n], t_rep[:n])
-    np.testing.assert_array_equal(d_live[:n], d_rep[:n])
+    rates = probe_rates(engine, s)
+    old = candidate_rule("1 s window")[1]  # an earlier rule played live must decide as its replay does too
+    decided = {}
+    for name, rule in (("app", None), ("old", old)):
+        t_live, d_live = live_decisions(engine, s, None, rule=rule)
+        t_rep, d_rep = replay(rates, rule or DECISION, engine.hop_us)
+        n = min(len(t_live), len(t_rep))
+        assert n >= len(t_live) - 1 and (d_live >= 0).sum() >= 3, "the session is decided, and gestures are named"
+        np.testing.assert_array_equal(t_live[:n], t_rep[:n])
+        np.testing.assert_array_equal(d_live[:n], d_rep[:n])
+        decided[name] = d_live[:n]
+    assert not np.array_equal(decided["app"], decided["old"]), "the earlier rule was not the one played"
+
+
+def test_an_earlier_rule_is_found_by_the_start_of_its_name_and_a_vague_one_is_refused():
+    from benchmarks.decision_latency import CANDIDATES
+    from eventcore.decision import DECISION
+
+    name, rule = candidate_rule("1 s window")
+    assert name == "1 s window (until 2026-12-06)" and rule.fractions == (1.0,) and rule.history == 3
+    assert candidate_rule("**the rule**")[1] == DECISION
+    exact = "0.25 + 0.5 + 1 s, history 1, min 0.4, other 4 hops"  # also the start of longer names: taken as it is
+    assert exact in CANDIDATES and candidate_rule(exact)[0] == exact
+    for vague in ("the same", "the rule at a 50 ms hop", "no such rule"):  # several, only at 50 ms, none
+        with pytest.raises(ValueError, match="1 s window \\(until 2026-12-06\\)"):
+            candidate_rule(vague)

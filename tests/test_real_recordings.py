@@ -139,6 +139,21 @@ def test_the_simulated_standin_is_a_dvs128_copy_of_every_class(tmp_path, monkeyp
     report = {"data": str(folder), "dataset": "dvs128", "simulated": (folder / rr.STANDIN_MARK).is_file(),
               "model": "small64", "framing": "auto", "gestures": [{"class": "x", "recording": "r"}]}
     assert "SIMULATED stand-in" in rr.data_line(report) and "not real recordings" in rr.data_line(report)
+    assert "the app's rule" in rr.data_line(report)
+    assert "earlier rule \"1 s window" in rr.data_line({**report, "rule": "1 s window (until 2026-12-06)"})
+
+
+def test_an_earlier_rule_is_named_whole_in_the_report_and_a_vague_one_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = sj_copy(tmp_path / "DVS128Gesture", n_test=1)
+    ckpt = write_checkpoint(tmp_path / "tiny.pt", tiny_config("tiny_rr3", (2,)), 0, "test")
+    with pytest.raises(SystemExit) as err:
+        rr.main([str(data), "--model", str(ckpt), "--rule", "the same", "--no-robustness"])
+    assert "'the same'" in str(err.value) and "1 s window (until 2026-12-06)" in str(err.value)
+    out = tmp_path / "old.json"
+    rr.main([str(data), "--model", str(ckpt), "--rule", "1 s window", "--no-robustness", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["rule"] == "1 s window (until 2026-12-06)" and report["latency"]["overall"]["gestures"] == 1
 
 
 def test_a_users_labelled_recordings_of_another_sensor_are_measured_in_its_own_pixels(tmp_path, monkeypatch):
