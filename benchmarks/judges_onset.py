@@ -72,7 +72,10 @@ def gesture_rows(s: Session, r: Rates, judges: Judges, hops: int = HOPS) -> list
     of 1 s windows inside the gesture read right."""
     ts = s.events["timestamp"]
     step = HOP_US // r.hop_us
-    cut = lambda end, length: s.events[np.searchsorted(ts, end - length): np.searchsorted(ts, end)]  # noqa: E731
+
+    def cut(end: int, length: int) -> np.ndarray:
+        return s.events[np.searchsorted(ts, end - length): np.searchsorted(ts, end)]
+
     rows = []
     for c, a, b in zip(s.timeline.label.tolist(), s.timeline.start_us.tolist(), s.timeline.end_us.tolist()):
         idx = np.flatnonzero(r.t_end > a)[: step * hops][step - 1::step]

@@ -274,13 +274,6 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(2)
-    t0 = time.perf_counter()
-    try:
-        g = load(args.data, args.dataset, args.per_class, NAMED + ((10,) if args.other else ()), args.seed)
-    except SourceError as err:
-        sys.exit(f"real_recordings: {err}")
-    framing = framing_mode(args.framing)
-    model = args.model
     rule_name, rule = None, None
     if args.rule:
         from benchmarks.decision_latency import candidate_rule
@@ -289,6 +282,13 @@ def main(argv: list[str] | None = None) -> None:
             rule_name, rule = candidate_rule(args.rule)
         except ValueError as err:
             sys.exit(f"real_recordings: {err}")
+    t0 = time.perf_counter()
+    try:
+        g = load(args.data, args.dataset, args.per_class, NAMED + ((10,) if args.other else ()), args.seed)
+    except SourceError as err:
+        sys.exit(f"real_recordings: {err}")
+    framing = framing_mode(args.framing)
+    model = args.model
     simulated = (args.data / STANDIN_MARK).is_file()
     print(f"{len(g.labels)} labelled gestures ({'a SIMULATED stand-in' if simulated else 'real'}) from "
           f"{len(set(g.groups))} recordings of {args.data} ({g.sensor[0]}x{g.sensor[1]}), model {model}, framing "
