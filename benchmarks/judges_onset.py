@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,35 +39,22 @@ def first_on_top(after_us: np.ndarray, top: np.ndarray, label: int, run: int = R
     return float(after_us[k[0]]) / 1e3 if len(k) else float("inf")
 
 
-@dataclass
-class Judges:
-    """The two judges and how each classifies a list of event windows (top class, -1 for no output spike)."""
+def load_judges() -> dict[str, Callable[[list[np.ndarray]], np.ndarray]] | None:
+    """Each judge as a function from event windows to their top classes (-1: no output spike); None when
+    ``../shared`` lacks them."""
+    from model.simulator.speck import SPECK_PATH, Speck, predict as speck_predict
+    from model.simulator.teacher import TEACHER_PATH, Teacher, predict as teacher_predict
 
-    teacher: object
-    speck: object
-
-    @classmethod
-    def load(cls) -> "Judges | None":
-        from model.simulator.speck import SPECK_PATH, Speck
-        from model.simulator.teacher import TEACHER_PATH, Teacher
-
-        if not (TEACHER_PATH.is_file() and SPECK_PATH.is_file()):
-            return None
-        return cls(Teacher.load(), Speck.load())
-
-    def top(self, name: str, windows: list[np.ndarray]) -> np.ndarray:
-        from model.simulator.speck import predict as speck_predict
-        from model.simulator.teacher import predict as teacher_predict
-
-        predict = teacher_predict if name == "teacher" else speck_predict
-        pred, counts = predict(getattr(self, name), windows)
-        return np.where(counts.max(1) > 0, pred, -1)
+    if not (TEACHER_PATH.is_file() and SPECK_PATH.is_file()):
+        return None
+    teacher, speck = Teacher.load(), Speck.load()
+    return {"teacher": lambda w: teacher_predict(teacher, w)[0], "speck": lambda w: speck_predict(speck, w)[0]}
 
 
 JUDGES = ("teacher", "speck")
 
 
-def gesture_rows(s: Session, r: Rates, judges: Judges, hops: int = HOPS) -> list[dict]:
+def gesture_rows(s: Session, r: Rates, judges: dict[str, Callable], hops: int = HOPS) -> list[dict]:
     """Per gesture of a session: its class, each network's latency per window length, each judge's share
     of 1 s windows inside the gesture read right."""
     ts = s.events["timestamp"]
@@ -87,10 +74,10 @@ def gesture_rows(s: Session, r: Rates, judges: Judges, hops: int = HOPS) -> list
             length = int(round(f * 1e6))
             windows = [w if len(w) else s.events[:1] for w in (cut(e, length) for e in ends)]
             for j in JUDGES:
-                row["latency_ms"][f"{j} {f:g}"] = first_on_top(ends - a, judges.top(j, windows), c)
+                row["latency_ms"][f"{j} {f:g}"] = first_on_top(ends - a, judges[j](windows), c)
         inside = [cut(e, 1_000_000) for e in range(a + 1_000_000, b + 1, 500_000)]
         for j in JUDGES:
-            row["inside"][j] = float(np.mean(judges.top(j, inside) == c)) if inside else float("nan")
+            row["inside"][j] = float(np.mean(judges[j](inside) == c)) if inside else float("nan")
         rows.append(row)
     return rows
 
@@ -148,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(2)
-    judges = Judges.load()
+    judges = load_judges()
     if judges is None:
         sys.exit("judges_onset: the judges are not there (../shared/data/teacher); nothing to compare with")
     prepare(args.model, args.gestures, cache_root(), 2, seed0=SPLITS[args.split])

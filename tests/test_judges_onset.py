@@ -39,11 +39,11 @@ def test_the_judges_read_a_simulated_session_and_a_silent_window_names_nothing(s
     from benchmarks.decision_latency import Session, probe_rates
     from model.simulator.sequence import generate_session
 
-    judges = jo.Judges.load()
+    judges = jo.load_judges()
     assert judges is not None
     one = generate_session([8], seed=3, gesture_s=(1.5, 1.5), gap_s=(0.5, 0.5))[0][:1]
     for j in jo.JUDGES:  # no output spike at all is no class, not class 0 (hand_clapping)
-        assert judges.top(j, [one]).tolist() == [-1]
+        assert judges[j]([one]).tolist() == [-1]
     s = Session(3, *generate_session([8], seed=3, gesture_s=(2.0, 2.0), gap_s=(0.5, 0.5)))
     r = probe_rates(InferenceEngine.from_checkpoint("small64", device="cpu", backend="torch"), s)
     rows = jo.gesture_rows(s, r, judges, hops=8)

@@ -96,7 +96,8 @@ def speck_frames(events: np.ndarray, t0: int | None = None, n_steps: int | None 
 
 
 def predict(judge: Speck, samples: list[np.ndarray], batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted class [N], output spike counts [N, 11]) of recordings (each from its first event)."""
+    """(predicted class [N], -1 where no output neuron spiked; output spike counts [N, 11]) of recordings
+    (each from its first event)."""
     out = []
     for s in range(0, len(samples), batch):
         part = samples[s: s + batch]
@@ -107,4 +108,4 @@ def predict(judge: Speck, samples: list[np.ndarray], batch: int = 16) -> tuple[n
             x[: len(f), i] = f
         out.append(judge(torch.from_numpy(x)).numpy())
     counts = np.concatenate(out) if out else np.zeros((0, 11), np.float32)
-    return counts.argmax(1), counts
+    return np.where(counts.max(1) > 0, counts.argmax(1), -1), counts

@@ -102,11 +102,11 @@ def teacher_frames(events: np.ndarray) -> np.ndarray:
 
 
 def predict(teacher: Teacher, samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted class [N], spike counts [N, 11]) of equal-duration recordings."""
+    """(predicted class [N], -1 where no output neuron spiked; spike counts [N, 11]) of equal-duration recordings."""
     frames = [teacher_frames(e) for e in samples]
     T = max(f.shape[0] for f in frames)
     batch = np.zeros((T, len(frames), 2, 32, 32), dtype=np.float32)
     for i, f in enumerate(frames):
         batch[: len(f), i] = f
     counts = teacher(torch.from_numpy(batch)).numpy()
-    return counts.argmax(1), counts
+    return np.where(counts.max(1) > 0, counts.argmax(1), -1), counts
