@@ -34,6 +34,7 @@ import numpy as np
 from eventcore.decision import DECISION, DecisionSettings, DecisionSmoother
 from eventcore.framing import DEFAULT_MODE, MODES, framing_mode
 from eventcore.labels import CLASS_NAMES, LabelTimeline
+from model.simulator import SIM_VERSION
 from model.simulator.realism import wilson
 
 SEED0 = 24_000_000
@@ -82,7 +83,7 @@ def session(seed: int, classes: list[int], cache: Path | None) -> Session:
     """A simulated session (from the cache when there)."""
     from model.simulator.sequence import generate_session
 
-    path = None if cache is None else cache / f"session_v{CACHE_VERSION}_{seed}_{'-'.join(map(str, classes))}.npz"
+    path = None if cache is None else cache / f"session_v{CACHE_VERSION}_sim{SIM_VERSION}_{seed}_{'-'.join(map(str, classes))}.npz"
     if path is not None and path.is_file():
         z = np.load(path, allow_pickle=False)
         tl = LabelTimeline(z["start_us"], z["end_us"], z["label"])
@@ -131,7 +132,7 @@ def rates_path(model: str, seed: int, cache: Path | None, hop_us: int) -> Path |
 
     key = file_hash(resolve_model(model))[:16]
     hop = "" if hop_us == PROBE_HOP_US else f"_hop{hop_us // 1000}"
-    return None if cache is None else cache / f"rates_v{CACHE_VERSION}_{key}_{seed}{hop}.npz"
+    return None if cache is None else cache / f"rates_v{CACHE_VERSION}_sim{SIM_VERSION}_{key}_{seed}{hop}.npz"
 
 
 def cached_rates(model: str, engine, s: Session, cache: Path | None, hop_us: int = PROBE_HOP_US) -> Rates:

@@ -37,6 +37,7 @@ from benchmarks.common import put_card_section
 from eventcore.decision import DecisionSettings
 from eventcore.framing import DEFAULT_MODE, MODES
 from eventcore.labels import CLASS_NAMES
+from model.simulator import SIM_VERSION
 from model.simulator.setup import SensorFaults, Setup
 
 SIZE = 128
@@ -114,7 +115,7 @@ def make_recordings(n: int, duration: float, workers: int, cache: Path | None, s
     for ch in changes:
         if ch.faults is not None or ch.sensor is not None:
             continue
-        paths = [cache / f"{ch.name.replace(' ', '_')}_{c}_{s}_{duration:g}.npz" for c, s in jobs] if cache else None
+        paths = [cache / f"sim{SIM_VERSION}_{ch.name.replace(' ', '_')}_{c}_{s}_{duration:g}.npz" for c, s in jobs] if cache else None
         if paths and all(p.is_file() for p in paths):
             renders[ch.name] = [load_sample(p)[0] for p in paths]
             continue
@@ -182,7 +183,7 @@ def judged(recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, 
 def _judged_cached(ch: Change, recordings: list[np.ndarray], labels: np.ndarray, sensor: tuple[int, int],
                    cache: Path | None, duration: float, split: str = "robust") -> dict | None:
     """The judges' verdict on a change (model-independent: kept beside the cached recordings)."""
-    name = f"judges2_{ch.name.replace(' ', '_')}_{len(labels)}_{duration:g}{'' if split == 'robust' else '_' + split}"
+    name = f"judges2_sim{SIM_VERSION}_{ch.name.replace(' ', '_')}_{len(labels)}_{duration:g}{'' if split == 'robust' else '_' + split}"
     path = cache / f"{name}.json" if cache else None
     if path is not None and path.is_file():
         return json.loads(path.read_text())

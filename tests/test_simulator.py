@@ -69,6 +69,20 @@ def test_other_gestures_keep_moving_and_go_where_they_say(kind):
         _other("jump", t, body, rng, np.ones_like(t), rest)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_reaching_arms_rest_between_moves(seed):
+    """A reaching arm stops at each place it reaches (a quarter of the time or more): a smooth path
+    that never stops traced loops, which both judges read as arm circles or waves (README)."""
+    t = np.arange(0, 6.0, 0.005)
+    rng = np.random.default_rng(seed)
+    body = Body.random(rng)
+    rest = gesture_pose(IDLE, t, body, rng)
+    for hand in (arm[3] for arm in _other("reach", t, body, rng, np.ones_like(t), rest)):
+        speed = np.linalg.norm(np.diff(hand, axis=0), axis=-1) / 0.005
+        if speed.max() > 60:  # this arm reaches (the other may hang)
+            assert np.mean(speed < 25) >= 0.25, np.mean(speed < 25)
+
+
 def test_same_seed_same_events_other_seed_other_events():
     a, meta = generate_sample(7, DUR, 3)
     b, _ = generate_sample(7, DUR, 3)
@@ -273,6 +287,21 @@ def test_speck_judge_is_quantised_and_recognises_waves(shared_data):
     pred, counts = predict(judge, samples)
     assert counts.shape == (4, 11)
     assert (pred == np.array([1, 1, 2, 2])).mean() >= 0.5
+
+
+def test_judges_read_reaching_arms_as_other_gestures(shared_data, monkeypatch):
+    """Both networks trained on real recordings call most simulated reaching "other gestures"
+    (validation seeds, 25 recordings: teacher 76 %, Speck 64 %); the smooth path it replaced, 52 % and 40 %."""
+    from model.simulator import body
+    from model.simulator.realism import split_seed
+    from model.simulator.speck import Speck, predict as speck_predict
+    from model.simulator.teacher import Teacher, predict
+
+    monkeypatch.setattr(body, "OTHER_KINDS", ("reach",))
+    samples = [generate_sample(10, 2.0, split_seed("val", 10, i))[0] for i in range(8)]
+    teacher = predict(Teacher.load(shared_data / "teacher" / "neurobench_dvs_gesture_csnn.pt"), samples)[0]
+    speck = speck_predict(Speck.load(shared_data / "teacher" / "sinabs_speck_dvs_gesture.pt"), samples)[0]
+    assert np.mean(teacher == 10) >= 0.5 and np.mean(speck == 10) >= 0.5, (teacher, speck)
 
 
 def torch_equal_round(w) -> bool:

@@ -163,7 +163,7 @@ def _strike(ph: np.ndarray) -> np.ndarray:
 
 
 # "other gestures" (class 10) are none of the ten named gestures; each sample does one of these
-OTHER_KINDS = ("wander", "gesticulate", "touch_head", "point", "raise")
+OTHER_KINDS = ("reach", "gesticulate", "touch_head", "point", "raise")
 
 
 def _keyframes(rng: np.random.Generator, t: np.ndarray, points: np.ndarray, hold: tuple[float, float]) -> np.ndarray:
@@ -182,12 +182,14 @@ def _other(kind: str, t: np.ndarray, body: Body, rng: np.random.Generator, amp: 
     sh_r, sh_l = pose.right[0], pose.left[0]
     n = 2 + int(np.ptp(t) / 0.2)  # enough key points to keep moving for the whole of ``t``
     wob = 2.0 * _smooth_noise(rng, t, 2, 0.3, 1.5)
-    if kind == "wander":  # one or both arms reaching about smoothly
+    if kind == "reach":  # one or both arms reaching to a few places in turn, resting at each
         arms = [pose.right, pose.left]
         for i in ((0,), (1,), (0, 1))[rng.integers(3)]:
             side, sh = (-1.0, sh_r) if i == 0 else (1.0, sh_l)
-            c = sh + np.array([side * rng.uniform(5, 35), rng.uniform(-25, 45)])
-            target = c + np.array([20, 18]) * amp[:, None] * _smooth_noise(rng, t, 3, 0.4, 1.8)
+            # key points, not a smooth random path: the judges read a path that loops as an arm circle or a wave
+            pts = np.stack([side * rng.uniform(0, 40, n), rng.uniform(-30, 45, n)], -1)
+            pts[0] = (side * 8, body.upper + body.fore)  # from the hanging hand
+            target = sh + _keyframes(rng, t, pts, (0.35, 0.9)) + wob
             arms[i] = _arm_from_target(sh, target, body, rng.choice([-1.0, 1.0]))
         return tuple(arms)
     if kind == "gesticulate":  # both hands moving about in front of the chest, as when talking
