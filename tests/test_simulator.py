@@ -53,7 +53,7 @@ def test_other_gestures_keep_moving_and_go_where_they_say(kind):
     rng = np.random.default_rng(1)
     body = Body.random(rng)
     rest = gesture_pose(IDLE, t, body, rng)
-    right, left = _other(kind, t, body, rng, np.ones_like(t), rest)
+    right, left = _other(kind, t, body, rng, rest)
     hands = np.stack([right[3], left[3]])  # [2, F, 2]
     speed = np.linalg.norm(np.diff(hands, axis=1), axis=-1).max(0) / 0.005  # the faster hand, px/s
     for part in np.array_split(speed, 3):
@@ -66,7 +66,7 @@ def test_other_gestures_keep_moving_and_go_where_they_say(kind):
         assert (np.abs(hands[..., 0] - body.cx) < 45).mean() > 0.9
         assert (hands[..., 1] > body.shoulder_y - 10).mean() > 0.9
     with pytest.raises(ValueError, match="other gesture"):
-        _other("jump", t, body, rng, np.ones_like(t), rest)
+        _other("jump", t, body, rng, rest)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -77,7 +77,7 @@ def test_reaching_arms_rest_between_moves(seed):
     rng = np.random.default_rng(seed)
     body = Body.random(rng)
     rest = gesture_pose(IDLE, t, body, rng)
-    for hand in (arm[3] for arm in _other("reach", t, body, rng, np.ones_like(t), rest)):
+    for hand in (arm[3] for arm in _other("reach", t, body, rng, rest)):
         speed = np.linalg.norm(np.diff(hand, axis=0), axis=-1) / 0.005
         if speed.max() > 60:  # this arm reaches (the other may hang)
             assert np.mean(speed < 25) >= 0.25, np.mean(speed < 25)

@@ -177,7 +177,7 @@ def _keyframes(rng: np.random.Generator, t: np.ndarray, points: np.ndarray, hold
     return prev + s[:, None] * (points[k] - prev)
 
 
-def _other(kind: str, t: np.ndarray, body: Body, rng: np.random.Generator, amp: np.ndarray, pose: Pose) -> tuple:
+def _other(kind: str, t: np.ndarray, body: Body, rng: np.random.Generator, pose: Pose) -> tuple:
     """Arms (right, left) doing an "other gesture" of ``kind``; ``pose`` gives the shoulders, head and resting arms."""
     sh_r, sh_l = pose.right[0], pose.left[0]
     n = 2 + int(np.ptp(t) / 0.2)  # enough key points to keep moving for the whole of ``t``
@@ -309,7 +309,7 @@ def gesture_pose(cls: int, t: np.ndarray, body: Body, rng: np.random.Generator,
         left = _arm(sh_l, el_l, wr_l, np.pi / 2 + 0.15 * np.sin(2 * np.pi * 4 * t) + 0.1 * wob[:, 1], body)
     elif cls == 10:  # other gestures: one of OTHER_KINDS
         rest = Pose(neck=neck, head=head, hip=hip, right=right, left=left)
-        right, left = _other(OTHER_KINDS[rng.integers(len(OTHER_KINDS))], t, body, rng, amp, rest)
+        right, left = _other(OTHER_KINDS[rng.integers(len(OTHER_KINDS))], t, body, rng, rest)
     elif cls != IDLE:
         raise ValueError(f"class index must be -1 (idle) or 0..10, got {cls}")
     # the body gives a little as the arms swing (real recordings show the still body's outline
