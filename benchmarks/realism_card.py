@@ -74,7 +74,7 @@ a camera moving over boxes, a rotating disk), played through the app's pipeline 
 every 100 ms; `python -m benchmarks.false_gestures`): **{false['gesture_0_9']} of {false['windows']} windows
 ({false['rate_0_9']:.0%}) name a gesture 0-9** ({false['rate_0_10']:.0%} counting `other_gestures`): {line(false)}.
 {b}The negative scenes the model was trained on (people walking, moving objects, street
-traffic seen from afar, spinning objects, camera motion, flicker) were chosen knowing what these recordings show, so this
+traffic seen from afar or at an angle, spinning objects, camera motion, flicker) were chosen knowing what these recordings show, so this
 is a check of those scene types, not a blind test.
 """
 

@@ -243,6 +243,21 @@ def test_negative_scenes(kind):
     assert np.all(np.diff(ev["timestamp"]) >= 0)
 
 
+def test_traffic_moves_along_one_road_at_varied_slopes():
+    """A street's vehicles travel along one slope per scene, and scenes cover level and steep roads."""
+    from model.simulator.scenes import _traffic
+
+    t = np.linspace(0, 1, 11)
+    slopes = []
+    for seed in range(40):
+        extras = _traffic(t, np.random.default_rng(seed), 0.3)
+        ang = [np.arctan2(*(e.a[-1] - e.a[0])[::-1]) % np.pi for e in extras]
+        ang = np.unwrap(np.array(ang) * 2) / 2  # directions modulo pi
+        assert np.ptp(ang) < 0.3
+        slopes.append(np.angle(np.exp(2j * ang[0])) / 2)
+    assert min(slopes) < -0.3 and max(slopes) > 0.3
+
+
 def test_negative_scenes_differ_from_idle():
     """Walkers, moving objects and camera motion make far more events than an idle subject."""
     n = lambda k: np.mean([len(generate_sample(None, DUR, s, negative=k)[0]) for s in (1, 2)])

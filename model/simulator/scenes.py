@@ -2,7 +2,7 @@
 
 Kinds (``NEGATIVE_KINDS``, drawn with ``NEGATIVE_WEIGHTS``): a subject standing idle; a
 person walking across the view; objects moving through the scene (boxes, balls); a street of
-small vehicles seen from afar; a spinning object (a fan, a disk with marks); the whole scene
+vehicles seen from afar or from above; a spinning object (a fan, a disk with marks); the whole scene
 sliding past (camera motion) with a handheld shake; strong lighting flicker; an empty scene.
 Each returns what ``render`` needs: an optional pose and body, the objects, and changes to
 the sample's look.
@@ -56,16 +56,20 @@ def _moving_objects(t: np.ndarray, rng: np.random.Generator, n: int, speed: tupl
 
 
 def _traffic(t: np.ndarray, rng: np.random.Generator, base: float) -> list[Extra]:
-    """A street seen from afar: 2-12 small vehicles in lanes, moving roughly horizontally at 10-120 px/s."""
+    """A street seen from afar or from above at an angle: 2-12 vehicles (3-30 px) in 1-3 lanes at 10-120 px/s.
+
+    The road's slope is one draw per scene (up to 0.5 rad either way), so vehicles move along it
+    together, as on a real street filmed from a window."""
     out = []
     lanes = rng.uniform(20, SIZE - 10, size=rng.integers(1, 4))
+    road = rng.uniform(-0.5, 0.5)
     for _ in range(rng.integers(2, 13)):
         y = rng.choice(lanes) + rng.normal(0, 3)
         v = rng.uniform(10, 120) * rng.choice([-1.0, 1.0])
-        tilt = rng.normal(0, 0.12)
-        x = rng.uniform(-20, SIZE + 20) + (t - t.mean()) * v
-        pos = np.stack([x, y + (x - SIZE / 2) * tilt], -1)
-        half = rng.uniform(3, 14) / 2
+        tilt = road + rng.normal(0, 0.05)
+        x = rng.uniform(-20, SIZE + 20) + (t - t.mean()) * v * np.cos(tilt)
+        pos = np.stack([x, y + (x - SIZE / 2) * np.tan(tilt)], -1)
+        half = rng.uniform(3, 30) / 2
         d = half * np.array([np.cos(tilt), np.sin(tilt)])
         out.append(Extra(a=pos - d, b=pos + d, r=float(rng.uniform(1.5, 5)),
                          level=float(np.clip(base * np.exp(rng.choice([-1, 1]) * rng.uniform(0.3, 1.2)), 0.02, 1.0))))
